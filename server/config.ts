@@ -1,0 +1,84 @@
+/**
+ * Configuration: environment variables read once into a typed, frozen `Config`. Every variable, its default and
+ * its meaning are listed in README.md; `loadConfig(env)` is pure so tests build configs without touching
+ * `process.env`.
+ */
+import os from "node:os";
+import path from "node:path";
+
+export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
+
+export interface Config {
+  /** HTTP port (`PORT`, default 4000). */
+  readonly port: number;
+  /** Root of local checkpoints: `<modelsDir>/<id>/model_index.json` (`AUTOPIPE_MODELS_DIR`, default `./models`). */
+  readonly modelsDir: string;
+  /** Hugging Face cache root holding `models--org--name/` (`HF_HUB_CACHE`, default `$HF_HOME/hub`). */
+  readonly hfHubCache: string;
+  /** Whether missing checkpoints may be downloaded from the Hub (`AUTOPIPE_ALLOW_DOWNLOAD=1` and not `HF_HUB_OFFLINE=1`). */
+  readonly allowDownload: boolean;
+  /** Token for gated or private Hub repositories (`HF_TOKEN`). */
+  readonly hfToken: string | undefined;
+  /** onnxruntime execution provider (`AUTOPIPE_EXECUTION_PROVIDER`, default `cpu`). */
+  readonly executionProvider: ExecutionProvider;
+  /** onnxruntime intra-op threads (`AUTOPIPE_THREADS`, default: the number of cores). */
+  readonly threads: number;
+  /** Upper bound of `numInferenceSteps` (`AUTOPIPE_MAX_STEPS`, default 150). */
+  readonly maxSteps: number;
+  /** Upper bound of width × height, output and input images (`AUTOPIPE_MAX_PIXELS`, default 1024 × 1024). */
+  readonly maxPixels: number;
+  /** Upper bound of one uploaded image (`AUTOPIPE_MAX_UPLOAD_BYTES`, default 20 MB). */
+  readonly maxUploadBytes: number;
+  /** Weight bytes the pipeline cache may hold (`AUTOPIPE_CACHE_MAX_BYTES`, default half of total memory). */
+  readonly cacheMaxBytes: number;
+  /** Checkpoints the pipeline cache may hold (`AUTOPIPE_CACHE_MAX_MODELS`, default 4). */
+  readonly cacheMaxModels: number;
+  /** Generations run at once (`AUTOPIPE_MAX_CONCURRENT`, default 1 on CPU, 2 otherwise). */
+  readonly maxConcurrent: number;
+  /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
+  readonly maxQueue: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads a `Config` from an environment (default `process.env`), failing loudly on malformed numbers. */
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
+  const hfHome = env.HF_HOME || path.join(os.homedir(), ".cache", "huggingface");
+  const executionProvider = parseProvider(env.AUTOPIPE_EXECUTION_PROVIDER);
+  return Object.freeze({
+    port: int(env, "PORT", 4000, 0),
+    modelsDir: path.resolve(cwd, env.AUTOPIPE_MODELS_DIR || "models"),
+    hfHubCache: path.resolve(cwd, env.HF_HUB_CACHE || path.join(hfHome, "hub")),
+    allowDownload: flag(env.AUTOPIPE_ALLOW_DOWNLOAD) && !flag(env.HF_HUB_OFFLINE),
+    hfToken: env.HF_TOKEN || undefined,
+    executionProvider,
+    threads: int(env, "AUTOPIPE_THREADS", os.availableParallelism(), 1),
+    maxSteps: int(env, "AUTOPIPE_MAX_STEPS", 150, 1),
+    maxPixels: int(env, "AUTOPIPE_MAX_PIXELS", 1024 * 1024, 64),
+    maxUploadBytes: int(env, "AUTOPIPE_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, 1),
+    cacheMaxBytes: int(env, "AUTOPIPE_CACHE_MAX_BYTES", Math.floor(os.totalmem() / 2), 0),
+    cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
+    maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
+    maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+  });
+}
+
+function flag(value: string | undefined): boolean {
+  return value !== undefined && ["1", "true", "yes", "on"].includes(value.trim().toLowerCase());
+}
+
+function int(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function parseProvider(raw: string | undefined): ExecutionProvider {
+  const value = (raw || "cpu").trim().toLowerCase();
+  if (value === "cpu" || value === "cuda" || value === "webgpu") return value;
+  throw new Error(`AUTOPIPE_EXECUTION_PROVIDER must be cpu, cuda or webgpu, got ${JSON.stringify(raw)}`);
+}

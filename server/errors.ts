@@ -1,0 +1,90 @@
+/**
+ * Expected failures. Every error a caller can provoke is one of these small classes on one base; the GraphQL layer
+ * turns them into typed union members (`... on InvalidInputError { field value allowed }`), and anything else is
+ * masked by Yoga as an unexpected error. Messages name model ids and arguments, never server paths.
+ */
+
+/** Base of every expected autopipe error. `code` is stable and machine-readable. */
+export class AutopipeError extends Error {
+  override name = "AutopipeError";
+  readonly code: string = "AUTOPIPE_ERROR";
+}
+
+/** A model id named no checkpoint in any of the places we look. */
+export class ModelNotFoundError extends AutopipeError {
+  override name = "ModelNotFoundError";
+  override readonly code = "MODEL_NOT_FOUND";
+  constructor(
+    readonly model: string,
+    /** Where we looked, described without server paths (e.g. "models directory", "Hugging Face cache"). */
+    readonly searched: readonly string[],
+  ) {
+    super(`No checkpoint '${model}' with a model_index.json was found (looked in: ${searched.join(", ")})`);
+  }
+}
+
+/** The checkpoint exists, but AutoPipeline has no pipeline for it and the requested task. */
+export class UnsupportedPipelineError extends AutopipeError {
+  override name = "UnsupportedPipelineError";
+  override readonly code = "UNSUPPORTED_PIPELINE";
+  constructor(
+    message: string,
+    readonly sourceClass: string | null = null,
+    readonly family: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** model_index.json exists but cannot be used (not JSON, not an object, no `_class_name`, too large). */
+export class InvalidModelIndexError extends AutopipeError {
+  override name = "InvalidModelIndexError";
+  override readonly code = "INVALID_MODEL_INDEX";
+  constructor(
+    readonly model: string,
+    readonly reason: string,
+  ) {
+    super(`model_index.json of '${model}' is invalid: ${reason}`);
+  }
+}
+
+/** An argument is outside what is allowed. Names the argument, the value received and what is allowed. */
+export class InvalidInputError extends AutopipeError {
+  override name = "InvalidInputError";
+  override readonly code = "INVALID_INPUT";
+  constructor(
+    readonly field: string,
+    readonly value: string,
+    readonly allowed: string,
+  ) {
+    super(`Invalid ${field}: ${value} (allowed: ${allowed})`);
+  }
+}
+
+/** A checkpoint's files could not be loaded or run (corrupt or missing ONNX file, mismatching graph). */
+export class ModelLoadError extends AutopipeError {
+  override name = "ModelLoadError";
+  override readonly code = "MODEL_LOAD_FAILED";
+  constructor(
+    readonly model: string,
+    readonly component: string,
+    reason: string,
+  ) {
+    super(`Could not load component '${component}' of '${model}': ${reason}`);
+  }
+}
+
+/** Too many generations are running or queued; retry after `retryAfterMs`. */
+export class BusyError extends AutopipeError {
+  override name = "BusyError";
+  override readonly code = "BUSY";
+  constructor(readonly retryAfterMs: number) {
+    super(`The server is busy; retry in about ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/** Shows a user-supplied value in an error message: quoted, and cut short when long. */
+export function showValue(value: unknown, max = 80): string {
+  const text = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
+}
