@@ -1,6 +1,11 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  resolve: {
+    // graphql 16 has no "exports": Node resolves it to the CommonJS build (as Pothos and Yoga load it), while
+    // Vite would pick the .mjs build. One realm only, or graphql refuses its own types.
+    alias: [{ find: /^graphql$/, replacement: "graphql/index.js" }],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

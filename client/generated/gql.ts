@@ -1,0 +1,50 @@
+/* eslint-disable */
+import * as types from './graphql.ts';
+
+
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "mutation Generate($input: GenerateInput!) {\n  generate(input: $input) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on Generation {\n      model\n      pipelineClass\n      scheduler\n      seed\n      images {\n        width\n        height\n        mimeType\n        base64\n      }\n      timings {\n        totalMs\n        loadMs\n        inferenceMs\n        sessionRunMs\n        sessionRuns\n        encodeMs\n      }\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on ModelLoadError {\n      model\n      component\n    }\n    ... on BusyError {\n      retryAfterMs\n    }\n  }\n}": typeof types.GenerateDocument,
+    "query Models {\n  models {\n    id\n    sourceClass\n    source\n  }\n}": typeof types.ModelsDocument,
+    "query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {\n  resolvePipeline(\n    model: $model\n    task: $task\n    controlnet: $controlnet\n    enablePag: $enablePag\n  ) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on PipelineResolution {\n      model\n      task\n      sourceClass\n      family\n      pipelineClass\n      source\n      revision\n      runnable\n      reason\n      components {\n        name\n        library\n        className\n      }\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on InvalidModelIndexError {\n      model\n      detail\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n  }\n}": typeof types.ResolvePipelineDocument,
+    "query Schedulers {\n  schedulers {\n    name\n    className\n  }\n}": typeof types.SchedulersDocument,
+};
+const documents: Documents = {
+    "mutation Generate($input: GenerateInput!) {\n  generate(input: $input) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on Generation {\n      model\n      pipelineClass\n      scheduler\n      seed\n      images {\n        width\n        height\n        mimeType\n        base64\n      }\n      timings {\n        totalMs\n        loadMs\n        inferenceMs\n        sessionRunMs\n        sessionRuns\n        encodeMs\n      }\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on ModelLoadError {\n      model\n      component\n    }\n    ... on BusyError {\n      retryAfterMs\n    }\n  }\n}": types.GenerateDocument,
+    "query Models {\n  models {\n    id\n    sourceClass\n    source\n  }\n}": types.ModelsDocument,
+    "query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {\n  resolvePipeline(\n    model: $model\n    task: $task\n    controlnet: $controlnet\n    enablePag: $enablePag\n  ) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on PipelineResolution {\n      model\n      task\n      sourceClass\n      family\n      pipelineClass\n      source\n      revision\n      runnable\n      reason\n      components {\n        name\n        library\n        className\n      }\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on InvalidModelIndexError {\n      model\n      detail\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n  }\n}": types.ResolvePipelineDocument,
+    "query Schedulers {\n  schedulers {\n    name\n    className\n  }\n}": types.SchedulersDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "mutation Generate($input: GenerateInput!) {\n  generate(input: $input) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on Generation {\n      model\n      pipelineClass\n      scheduler\n      seed\n      images {\n        width\n        height\n        mimeType\n        base64\n      }\n      timings {\n        totalMs\n        loadMs\n        inferenceMs\n        sessionRunMs\n        sessionRuns\n        encodeMs\n      }\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on ModelLoadError {\n      model\n      component\n    }\n    ... on BusyError {\n      retryAfterMs\n    }\n  }\n}"): typeof import('./graphql.ts').GenerateDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Models {\n  models {\n    id\n    sourceClass\n    source\n  }\n}"): typeof import('./graphql.ts').ModelsDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {\n  resolvePipeline(\n    model: $model\n    task: $task\n    controlnet: $controlnet\n    enablePag: $enablePag\n  ) {\n    __typename\n    ... on Error {\n      message\n    }\n    ... on PipelineResolution {\n      model\n      task\n      sourceClass\n      family\n      pipelineClass\n      source\n      revision\n      runnable\n      reason\n      components {\n        name\n        library\n        className\n      }\n    }\n    ... on ModelNotFoundError {\n      model\n      searched\n    }\n    ... on UnsupportedPipelineError {\n      checkpointClass\n      checkpointFamily\n    }\n    ... on InvalidModelIndexError {\n      model\n      detail\n    }\n    ... on InvalidInputError {\n      field\n      value\n      allowed\n    }\n  }\n}"): typeof import('./graphql.ts').ResolvePipelineDocument;
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "query Schedulers {\n  schedulers {\n    name\n    className\n  }\n}"): typeof import('./graphql.ts').SchedulersDocument;
+
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}

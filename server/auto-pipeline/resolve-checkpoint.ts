@@ -1,0 +1,44 @@
+/**
+ * From a model id and a task to a pipeline resolution: find the checkpoint, read its model_index.json, map its
+ * `_class_name` through diffusers' AutoPipeline tables, and say whether this server can run the result.
+ */
+import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
+import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
+import type { Services } from "../context.ts";
+import { type InpaintingMode, runnability } from "../pipelines/support.ts";
+import { type ResolveOptions, resolvePipelineClass, type Task } from "./resolve.ts";
+
+export interface CheckpointResolution {
+  readonly model: string;
+  readonly task: Task;
+  readonly sourceClass: string;
+  readonly family: string;
+  readonly pipelineClass: string;
+  readonly checkpoint: LocatedCheckpoint;
+  readonly modelIndex: ModelIndex;
+  readonly runnable: boolean;
+  readonly reason: string | null;
+  readonly inpaintingMode: InpaintingMode | null;
+}
+
+/**
+ * Resolves `model` for `task` as `AutoPipelineFor<Task>.from_pretrained(model, **options)` would pick its class.
+ * Throws ModelNotFoundError, InvalidModelIndexError, UnsupportedPipelineError or InvalidInputError (bad id).
+ */
+export async function resolveCheckpoint(
+  services: Pick<Services, "locator">,
+  model: string,
+  task: Task,
+  options: ResolveOptions = {},
+): Promise<CheckpointResolution> {
+  const checkpoint = await services.locator.locate(model);
+  const modelIndex = await readModelIndex(checkpoint);
+  const resolution = resolvePipelineClass(modelIndex.className, task, options);
+  const { runnable, reason, inpaintingMode } = await runnability(
+    checkpoint,
+    modelIndex,
+    resolution.pipelineClass,
+    task,
+  );
+  return { model, task, ...resolution, checkpoint, modelIndex, runnable, reason, inpaintingMode };
+}

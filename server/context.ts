@@ -1,0 +1,33 @@
+/**
+ * What every resolver can reach: the configuration and the long-lived services built from it. `createServices`
+ * is called once per server (tests build their own with a temp config); `dispose` releases every ONNX session.
+ */
+import { CheckpointLocator } from "./checkpoints/locate.ts";
+import type { Config } from "./config.ts";
+import { PipelineCache } from "./pipelines/pipeline-cache.ts";
+
+export interface Services {
+  readonly config: Config;
+  readonly locator: CheckpointLocator;
+  /** Loaded checkpoints, shared by every task and request. */
+  readonly pipelines: PipelineCache;
+  dispose(): Promise<void>;
+}
+
+export interface Context {
+  readonly services: Services;
+  /** Aborted when the HTTP client goes away; generations stop at their next step. */
+  readonly signal: AbortSignal;
+}
+
+/** Builds the services for one server from its configuration. */
+export function createServices(config: Config): Services {
+  const locator = new CheckpointLocator(config);
+  const pipelines = new PipelineCache(config);
+  return {
+    config,
+    locator,
+    pipelines,
+    dispose: () => pipelines.dispose(),
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Stage 4: latents → images. Divides by the VAE scaling factor, decodes the whole batch, and maps the decoder's
+ * [−1, 1] NCHW output to NHWC in [0, 1] exactly as diffusers' `VaeImageProcessor.postprocess(output_type="np")`
+ * does (`(x / 2 + 0.5).clamp(0, 1)` in float32).
+ */
+import { asFloat, type FloatTensor, floatTensor } from "../runtime/tensor.ts";
+import type { SdComponents } from "./components.ts";
+import type { RunContext } from "./run-context.ts";
+
+/** Returns NHWC float32 images in [0, 1]. */
+export async function decodeLatents(
+  c: SdComponents,
+  latents: FloatTensor,
+  run: RunContext,
+): Promise<FloatTensor> {
+  const decoder = await c.graph("vae_decoder");
+  const { scalingFactor } = await c.facts();
+  const factor = Math.fround(scalingFactor);
+  const scaled = new Float32Array(latents.data.length);
+  for (let i = 0; i < scaled.length; i++) scaled[i] = Math.fround(latents.data[i]! / factor);
+  const name = decoder.inputs[0]?.name ?? "latent_sample";
+  const outputs = await decoder.run({ [name]: floatTensor(scaled, latents.dims) }, run.timer);
+  return toNhwcUnit(asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample"));
+}
+
+/** NCHW in [−1, 1] → NHWC in [0, 1]. */
+export function toNhwcUnit(decoded: FloatTensor): FloatTensor {
+  const [batch = 1, channels = 3, height = 0, width = 0] = decoded.dims;
+  const plane = height * width;
+  const out = new Float32Array(decoded.data.length);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const src = (n * channels + c) * plane;
+      for (let p = 0; p < plane; p++) {
+        const v = Math.fround(Math.fround(decoded.data[src + p]! / 2) + 0.5);
+        out[(n * plane + p) * channels + c] = Math.min(1, Math.max(0, v));
+      }
+    }
+  }
+  return floatTensor(out, [batch, height, width, channels]);
+}

@@ -1,0 +1,173 @@
+/**
+ * The generation service behind the `generate` mutation: validate the request, resolve the checkpoint with
+ * AutoPipeline semantics for its task, refuse what this server cannot run, take the shared components from the
+ * cache, read and preprocess input images, run the task's pipeline with a generator seeded like torch's, and
+ * encode PNGs. Returns timings (for the benchmark) and notes (what the caller should know).
+ */
+
+import type { Task } from "../auto-pipeline/resolve.ts";
+import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
+import type { Services } from "../context.ts";
+import { InvalidInputError, UnsupportedPipelineError } from "../errors.ts";
+import { encodePngs } from "../image/encode.ts";
+import { RunTimer } from "../runtime/onnx.ts";
+import { TorchGenerator } from "../runtime/rng.ts";
+import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import type { GraphName, SdComponents } from "./components.ts";
+import { type ImageInputValue, readInputImages } from "./input-images.ts";
+import type { RunContext } from "./run-context.ts";
+import type { PipelineOutput } from "./setup.ts";
+import { runTask } from "./tasks.ts";
+import { type GenerationRequest, validateCommon, validateSize } from "./validate.ts";
+
+export interface TaskRequest extends GenerationRequest {
+  readonly model: string;
+  readonly scheduler?: SchedulerName | null;
+  readonly image?: ImageInputValue | null;
+  readonly maskImage?: ImageInputValue | null;
+  readonly strength?: number | null;
+}
+
+export interface GeneratedPng {
+  readonly width: number;
+  readonly height: number;
+  readonly mimeType: "image/png";
+  readonly png: Buffer;
+}
+
+export interface Timings {
+  /** Whole request, validation to PNG bytes. */
+  readonly totalMs: number;
+  /** Waiting for the checkpoint's graphs (0 when already loaded). */
+  readonly loadMs: number;
+  /** Reading, decoding and preprocessing input images. */
+  readonly imageDecodeMs: number;
+  /** Prompt encoding, denoising and decoding. */
+  readonly inferenceMs: number;
+  /** Time inside onnxruntime's `session.run`, summed. */
+  readonly sessionRunMs: number;
+  readonly sessionRuns: number;
+  /** PNG encoding. */
+  readonly encodeMs: number;
+}
+
+export interface GenerationResult {
+  readonly model: string;
+  readonly task: Task;
+  readonly pipelineClass: string;
+  readonly scheduler: string;
+  readonly seed: bigint;
+  /** False when a VAE encoder drew its noise inside its graph: the seed does not fix the result. */
+  readonly seedReproducible: boolean;
+  readonly images: readonly GeneratedPng[];
+  readonly notes: readonly string[];
+  readonly timings: Timings;
+}
+
+const GRAPHS: Record<Task, readonly GraphName[]> = {
+  TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
+  IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
+  INPAINTING: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
+};
+
+export const TASK_FIELD: Record<Task, string> = {
+  TEXT_TO_IMAGE: "textToImage",
+  IMAGE_TO_IMAGE: "imageToImage",
+  INPAINTING: "inpainting",
+};
+
+/** Runs one task for a request, or throws one of the expected errors. */
+export async function generate(
+  services: Pick<Services, "config" | "locator" | "pipelines">,
+  task: Task,
+  input: TaskRequest,
+  signal?: AbortSignal,
+): Promise<GenerationResult> {
+  const started = performance.now();
+  const prefix = TASK_FIELD[task];
+  const common = validateCommon(input, services.config, prefix);
+  const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
+  const resolution = await resolveCheckpoint(services, input.model, task);
+  if (!resolution.runnable) {
+    throw new UnsupportedPipelineError(
+      `${resolution.pipelineClass} (${task}) cannot run on this server: ${resolution.reason ?? "unsupported"}`,
+      resolution.sourceClass,
+      resolution.family,
+    );
+  }
+  const components = await services.pipelines.get(resolution.checkpoint, resolution.modelIndex);
+  const facts = await components.facts();
+
+  const decodeStarted = performance.now();
+  const images = await readInputImages(task, input, facts, services.config, prefix);
+  const size = validateSize(input, facts, services.config, prefix, images?.size);
+  const imageDecodeMs = performance.now() - decodeStarted;
+
+  const loadMs = await timed(() => Promise.all(GRAPHS[task].map((g) => components.graph(g))));
+
+  const timer = new RunTimer();
+  const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
+  const inferenceStarted = performance.now();
+  const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
+  const output = await runTask(components, task, params, strength, images?.prepare(size), run);
+  const inferenceMs = performance.now() - inferenceStarted;
+
+  const encodeStarted = performance.now();
+  const pngs = await encodePngs(output.images);
+  const encodeMs = performance.now() - encodeStarted;
+  return {
+    model: input.model,
+    task,
+    pipelineClass: resolution.pipelineClass,
+    scheduler: schedulerClass(components, input.scheduler),
+    seed: common.seed,
+    seedReproducible: output.seedReproducible,
+    images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
+    notes: [...(images?.notes ?? []), ...notesOf(output)],
+    timings: {
+      totalMs: performance.now() - started,
+      loadMs,
+      imageDecodeMs,
+      inferenceMs,
+      sessionRunMs: timer.runMs,
+      sessionRuns: timer.runs,
+      encodeMs,
+    },
+  };
+}
+
+/** strength in (0, 1], and large enough that at least one denoising step remains (diffusers raises there too). */
+function validateStrength(task: Task, strength: number | null | undefined, steps: number, prefix: string) {
+  if (task === "TEXT_TO_IMAGE") return 1;
+  const value = strength ?? (task === "IMAGE_TO_IMAGE" ? 0.8 : 1);
+  if (!Number.isFinite(value) || value <= 0 || value > 1) {
+    throw new InvalidInputError(`${prefix}.strength`, String(value), "a number in (0, 1]");
+  }
+  if (Math.trunc(steps * value) < 1) {
+    throw new InvalidInputError(
+      `${prefix}.strength`,
+      String(value),
+      `at least ${(1 / steps).toPrecision(3)} with ${steps} steps (int(numInferenceSteps × strength) must be ≥ 1)`,
+    );
+  }
+  return value;
+}
+
+function schedulerClass(components: SdComponents, override: SchedulerName | null | undefined): string {
+  if (override) return SCHEDULERS.get(override)?.className ?? override;
+  return String(components.schedulerConfig._class_name ?? "unknown");
+}
+
+function notesOf(output: PipelineOutput & { seedReproducible?: boolean }): string[] {
+  return output.seedReproducible === false
+    ? [
+        "The checkpoint's VAE encoder samples inside its graph: this result is not reproducible from the seed.",
+      ]
+    : [];
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return performance.now() - started;
+}

@@ -1,0 +1,27 @@
+/**
+ * What one pipeline run carries besides its parameters: the seeded generator every random draw comes from (in
+ * diffusers' order), the timer that sums `session.run` time, an abort signal checked between steps, and an
+ * optional per-step callback.
+ */
+import type { RunTimer } from "../runtime/onnx.ts";
+import type { TorchGenerator } from "../runtime/rng.ts";
+
+export interface RunContext {
+  readonly generator: TorchGenerator;
+  readonly timer: RunTimer;
+  readonly signal?: AbortSignal;
+  /** Called after each denoising step with the 0-based step index and the step count. */
+  readonly onStep?: (step: number, steps: number) => void;
+}
+
+/** Thrown between steps when the run's signal is aborted (the client went away). */
+export class RunAbortedError extends Error {
+  override name = "RunAbortedError";
+  constructor() {
+    super("The generation was cancelled");
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RunAbortedError();
+}

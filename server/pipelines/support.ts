@@ -1,0 +1,80 @@
+/**
+ * Which resolved pipelines this server executes. Only the Stable Diffusion family runs here, from ONNX exports
+ * (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check is
+ * cheap: it reads file presence and the UNet config, never loads a graph.
+ */
+import { readFile, stat } from "node:fs/promises";
+import type { Task } from "../auto-pipeline/resolve.ts";
+import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
+import type { ModelIndex } from "../checkpoints/model-index.ts";
+import { checkpointFile } from "../checkpoints/paths.ts";
+
+export interface Runnability {
+  readonly runnable: boolean;
+  readonly reason: string | null;
+  /** Inpainting: whether the UNet takes the mask as input (9 channels) or latents are blended (4); null if unknown. */
+  readonly inpaintingMode: InpaintingMode | null;
+}
+
+/** Pipeline classes this server executes, per task. */
+export const RUNNABLE_PIPELINES: ReadonlyMap<string, Task> = new Map<string, Task>([
+  ["StableDiffusionPipeline", "TEXT_TO_IMAGE"],
+  ["OnnxStableDiffusionPipeline", "TEXT_TO_IMAGE"],
+  ["StableDiffusionImg2ImgPipeline", "IMAGE_TO_IMAGE"],
+  ["OnnxStableDiffusionImg2ImgPipeline", "IMAGE_TO_IMAGE"],
+  ["StableDiffusionInpaintPipeline", "INPAINTING"],
+  ["OnnxStableDiffusionInpaintPipeline", "INPAINTING"],
+]);
+
+/** The ONNX graphs each task needs. */
+const GRAPHS: Record<Task, readonly string[]> = {
+  TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
+  IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
+  INPAINTING: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
+};
+
+export type InpaintingMode = "NINE_CHANNEL" | "BLEND";
+
+export async function runnability(
+  checkpoint: LocatedCheckpoint,
+  _modelIndex: ModelIndex,
+  pipelineClass: string,
+  task: Task,
+): Promise<Runnability> {
+  const inChannels = await unetInChannels(checkpoint);
+  const inpaintingMode: InpaintingMode | null =
+    task !== "INPAINTING" || inChannels === null ? null : inChannels === 9 ? "NINE_CHANNEL" : "BLEND";
+  const no = (reason: string): Runnability => ({ runnable: false, reason, inpaintingMode });
+  if (RUNNABLE_PIPELINES.get(pipelineClass) !== task) {
+    return no(`${pipelineClass} is not executed by this server (only Stable Diffusion ONNX pipelines are)`);
+  }
+  for (const graph of GRAPHS[task]) {
+    if (!(await exists(checkpoint, `${graph}/model.onnx`))) {
+      return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
+    }
+  }
+  if (task !== "INPAINTING" && inChannels !== null && inChannels !== 4) {
+    return no(`its UNet takes ${inChannels} input channels (an inpainting UNet); use the INPAINTING task`);
+  }
+  if (task === "INPAINTING" && inChannels !== null && inChannels !== 4 && inChannels !== 9) {
+    return no(`its UNet takes ${inChannels} input channels; inpainting needs 4 (blend) or 9 (mask input)`);
+  }
+  return { runnable: true, reason: null, inpaintingMode };
+}
+
+async function exists(checkpoint: LocatedCheckpoint, relative: string): Promise<boolean> {
+  try {
+    return (await stat(await checkpointFile(checkpoint, relative))).isFile();
+  } catch {
+    return false;
+  }
+}
+
+async function unetInChannels(checkpoint: LocatedCheckpoint): Promise<number | null> {
+  try {
+    const config = JSON.parse(await readFile(await checkpointFile(checkpoint, "unet/config.json"), "utf8"));
+    return typeof config?.in_channels === "number" ? config.in_channels : null;
+  } catch {
+    return null;
+  }
+}

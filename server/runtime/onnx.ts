@@ -1,0 +1,127 @@
+/**
+ * The only door to onnxruntime-node. Loads a graph into an `OnnxModel` that knows its inputs and outputs (names,
+ * dtypes, ranks, read from the session's metadata), runs it on plain typed arrays, times every `session.run`,
+ * and releases it. Execution providers: CPU by default with `intraOpNumThreads` = cores (left unset, onnxruntime
+ * runs like one thread here); `cuda`/`webgpu` are tried first when configured, and a provider that cannot load
+ * is logged once and replaced by CPU.
+ */
+import * as ort from "onnxruntime-node";
+import type { ExecutionProvider } from "../config.ts";
+import type { HostTensor, TensorType } from "./tensor.ts";
+
+export interface ValueSpec {
+  readonly name: string;
+  readonly type: TensorType | "unknown";
+  /** Static sizes as numbers, symbolic ones as their names; empty for scalars. */
+  readonly shape: readonly (number | string)[];
+}
+
+export interface SessionOptions {
+  readonly provider: ExecutionProvider;
+  readonly threads: number;
+}
+
+/** Accumulates time spent inside `session.run` (for the benchmark's overhead share). */
+export class RunTimer {
+  runMs = 0;
+  runs = 0;
+}
+
+const warnedProviders = new Set<string>();
+
+/** A loaded ONNX graph. `run` takes and returns host tensors; `release` frees the native session. */
+export class OnnxModel {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputs: readonly ValueSpec[],
+    readonly outputs: readonly ValueSpec[],
+    /** The provider actually in use after any fallback. */
+    readonly provider: ExecutionProvider,
+  ) {}
+
+  /** Loads `file` (external data such as weights.pb / model.onnx_data is found next to it by onnxruntime). */
+  static async load(file: string, options: SessionOptions): Promise<OnnxModel> {
+    const base: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: options.threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: "all",
+      logSeverityLevel: 3,
+    };
+    let provider = options.provider;
+    let session: ort.InferenceSession;
+    if (provider === "cpu") {
+      session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
+    } else {
+      try {
+        session = await ort.InferenceSession.create(file, { ...base, executionProviders: [provider] });
+      } catch (error) {
+        if (!warnedProviders.has(provider)) {
+          warnedProviders.add(provider);
+          console.warn(
+            `autopipe: execution provider '${provider}' could not load (${firstLine(error)}); using CPU`,
+          );
+        }
+        provider = "cpu";
+        session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
+      }
+    }
+    return new OnnxModel(
+      session,
+      session.inputMetadata.map(toSpec),
+      session.outputMetadata.map(toSpec),
+      provider,
+    );
+  }
+
+  input(name: string): ValueSpec | undefined {
+    return this.inputs.find((spec) => spec.name === name);
+  }
+
+  /** Runs the graph. Only the named outputs are fetched when `outputNames` is given. */
+  async run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    timer?: RunTimer,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) {
+      ortFeeds[name] = new ort.Tensor(tensor.type, tensor.data, tensor.dims as number[]);
+    }
+    const started = performance.now();
+    const results = outputNames
+      ? await this.session.run(ortFeeds, outputNames as string[])
+      : await this.session.run(ortFeeds);
+    if (timer) {
+      timer.runMs += performance.now() - started;
+      timer.runs += 1;
+    }
+    const out: Record<string, HostTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      out[name] = {
+        type: value.type as TensorType,
+        data: value.data as HostTensor["data"],
+        dims: [...value.dims],
+      };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function toSpec(meta: ort.InferenceSession.ValueMetadata): ValueSpec {
+  if (!meta.isTensor) return { name: meta.name, type: "unknown", shape: [] };
+  const type = meta.type as string;
+  const known: readonly string[] = ["float32", "float16", "int32", "int64", "bool", "uint8"];
+  return {
+    name: meta.name,
+    type: known.includes(type) ? (type as TensorType) : "unknown",
+    shape: meta.shape.map((d) => (typeof d === "number" && d >= 0 ? d : String(d))),
+  };
+}
+
+function firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0] ?? "unknown error";
+}

@@ -1,0 +1,22 @@
+/**
+ * Turns expected failures into union members. A resolver whose result is a union wraps its work in `expected`:
+ * errors of the listed classes come back wrapped in an ErrorResult (and resolve to their GraphQL type), anything
+ * else is rethrown and masked by Yoga as an unexpected error.
+ */
+import type { AutopipeError } from "../errors.ts";
+import { ErrorResult } from "./errors.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: constructor signatures of the error classes differ
+type ErrorClass = abstract new (...args: any[]) => AutopipeError;
+
+export async function expected<T>(
+  work: () => Promise<T>,
+  classes: readonly ErrorClass[],
+): Promise<T | ErrorResult> {
+  try {
+    return await work();
+  } catch (error) {
+    if (classes.some((cls) => error instanceof cls)) return new ErrorResult(error as AutopipeError);
+    throw error;
+  }
+}

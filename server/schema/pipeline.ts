@@ -1,0 +1,140 @@
+/**
+ * Checkpoint discovery and AutoPipeline resolution: `enum Task`, `resolvePipeline` (which pipeline class a
+ * checkpoint maps to for a task, exactly as diffusers' AutoPipeline) and `models` (the checkpoints found locally).
+ */
+import { type CheckpointResolution, resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
+import type { ModelIndex } from "../checkpoints/model-index.ts";
+import {
+  InvalidInputError,
+  InvalidModelIndexError,
+  ModelNotFoundError,
+  UnsupportedPipelineError,
+} from "../errors.ts";
+import { builder } from "./builder.ts";
+import {
+  InvalidInputErrorType,
+  InvalidModelIndexErrorType,
+  ModelNotFoundErrorType,
+  UnsupportedPipelineErrorType,
+} from "./errors.ts";
+import { expected } from "./expected.ts";
+
+export const TaskEnum = builder.enumType("Task", {
+  description: "What a pipeline does, as diffusers' AutoPipelineFor* classes split it.",
+  values: {
+    TEXT_TO_IMAGE: { description: "AutoPipelineForText2Image" },
+    IMAGE_TO_IMAGE: { description: "AutoPipelineForImage2Image" },
+    INPAINTING: { description: "AutoPipelineForInpainting" },
+  } as const,
+});
+
+export const CheckpointSourceEnum = builder.enumType("CheckpointSource", {
+  description: "Where a checkpoint was found.",
+  values: {
+    MODELS_DIR: { description: "The models directory (AUTOPIPE_MODELS_DIR)." },
+    HF_CACHE: { description: "The Hugging Face cache (HF_HOME / HF_HUB_CACHE)." },
+    HUB: { description: "Downloaded from the Hub into the Hugging Face cache." },
+  } as const,
+});
+
+export const InpaintingModeEnum = builder.enumType("InpaintingMode", {
+  values: {
+    NINE_CHANNEL: { description: "An inpainting UNet: [latents, mask, masked image latents] at every step." },
+    BLEND: {
+      description: "A 4-channel UNet: the kept region is re-noised and blended back after every step.",
+    },
+  } as const,
+});
+
+type Component = ModelIndex["components"][number];
+
+const ComponentType = builder.objectRef<Component>("Component").implement({
+  description: "One entry of model_index.json: a named component and the class that loads it.",
+  fields: (t) => ({
+    name: t.exposeString("name"),
+    library: t.exposeString("library", { nullable: true }),
+    className: t.exposeString("className", { nullable: true }),
+  }),
+});
+
+const PipelineResolutionType = builder.objectRef<CheckpointResolution>("PipelineResolution").implement({
+  description:
+    "The pipeline class diffusers' AutoPipeline picks for a checkpoint and task, and whether we run it.",
+  isTypeOf: (value) => typeof value === "object" && value !== null && "pipelineClass" in value,
+  fields: (t) => ({
+    model: t.exposeString("model"),
+    task: t.field({ type: TaskEnum, resolve: (r) => r.task }),
+    sourceClass: t.exposeString("sourceClass", { description: "model_index.json's `_class_name`." }),
+    family: t.exposeString("family", { description: "diffusers' mapping key, e.g. `stable-diffusion`." }),
+    pipelineClass: t.exposeString("pipelineClass"),
+    components: t.field({ type: [ComponentType], resolve: (r) => r.modelIndex.components }),
+    source: t.field({ type: CheckpointSourceEnum, resolve: (r) => r.checkpoint.source }),
+    revision: t.string({ nullable: true, resolve: (r) => r.checkpoint.revision }),
+    runnable: t.exposeBoolean("runnable", { description: "Whether this server can execute the pipeline." }),
+    reason: t.exposeString("reason", { nullable: true, description: "Why not, when `runnable` is false." }),
+    inpaintingMode: t.field({
+      type: InpaintingModeEnum,
+      nullable: true,
+      description: "For INPAINTING: which path the checkpoint takes (null for other tasks, or when unknown).",
+      resolve: (r) => r.inpaintingMode,
+    }),
+  }),
+});
+
+export const ResolvePipelineResult = builder.unionType("ResolvePipelineResult", {
+  types: [
+    PipelineResolutionType,
+    ModelNotFoundErrorType,
+    UnsupportedPipelineErrorType,
+    InvalidModelIndexErrorType,
+    InvalidInputErrorType,
+  ],
+});
+
+builder.queryField("resolvePipeline", (t) =>
+  t.field({
+    type: ResolvePipelineResult,
+    description: "Which pipeline class diffusers' AutoPipeline maps this checkpoint to for the task.",
+    args: {
+      model: t.arg.string({ required: true, description: "`name`, `org/name` or `org/name@revision`." }),
+      task: t.arg({ type: TaskEnum, required: true }),
+      controlnet: t.arg.boolean({ defaultValue: false }),
+      enablePag: t.arg.boolean({ defaultValue: false }),
+    },
+    resolve: (_root, args, { services }) =>
+      expected(
+        () =>
+          resolveCheckpoint(services, args.model, args.task, {
+            controlnet: args.controlnet ?? false,
+            enablePag: args.enablePag ?? false,
+          }),
+        [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError],
+      ),
+  }),
+);
+
+interface ModelInfo {
+  id: string;
+  source: "MODELS_DIR" | "HF_CACHE" | "HUB";
+  sourceClass: string | null;
+}
+
+const ModelInfoType = builder.objectRef<ModelInfo>("ModelInfo").implement({
+  description: "A checkpoint found locally.",
+  fields: (t) => ({
+    id: t.exposeString("id"),
+    sourceClass: t.exposeString("sourceClass", {
+      nullable: true,
+      description: "model_index.json's `_class_name`; null when it cannot be read.",
+    }),
+    source: t.field({ type: CheckpointSourceEnum, resolve: (m) => m.source }),
+  }),
+});
+
+builder.queryField("models", (t) =>
+  t.field({
+    type: [ModelInfoType],
+    description: "Checkpoints in the models directory and the Hugging Face cache, sorted by id.",
+    resolve: (_root, _args, { services }) => services.locator.list(),
+  }),
+);
