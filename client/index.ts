@@ -14,13 +14,19 @@ import {
   GenerateDocument,
   type GenerateInput,
   type GenerateMutation,
+  LoadPipelineDocument,
+  type LoadPipelineMutation,
   ModelsDocument,
   type ModelsQuery,
+  PipelinesDocument,
+  type PipelinesQuery,
   ResolvePipelineDocument,
   type ResolvePipelineQuery,
   type ResolvePipelineQueryVariables,
   SchedulersDocument,
   type SchedulersQuery,
+  UnloadPipelineDocument,
+  type UnloadPipelineMutation,
 } from "./generated/graphql.ts";
 import { multipartBody } from "./multipart.ts";
 
@@ -89,6 +95,24 @@ export function createClient(options: ClientOptions) {
      */
     async generate(input: GenerateInput, init?: { signal?: AbortSignal }): Promise<GenerateResult> {
       return (await execute(GenerateDocument, { input }, init)).generate;
+    },
+    /** Checkpoints loaded in the server's pipeline cache, most recently used first. */
+    async pipelines(init?: { signal?: AbortSignal }): Promise<PipelinesQuery["pipelines"]> {
+      return (await execute(PipelinesDocument, {}, init)).pipelines;
+    },
+    /** Loads a checkpoint ahead of its first generation (warm-up). */
+    async loadPipeline(
+      model: string,
+      init?: { signal?: AbortSignal },
+    ): Promise<LoadPipelineMutation["loadPipeline"]> {
+      return (await execute(LoadPipelineDocument, { model }, init)).loadPipeline;
+    },
+    /** Releases a loaded checkpoint (after the requests using it finish). */
+    async unloadPipeline(
+      model: string,
+      init?: { signal?: AbortSignal },
+    ): Promise<UnloadPipelineMutation["unloadPipeline"]> {
+      return (await execute(UnloadPipelineDocument, { model }, init)).unloadPipeline;
     },
     /** Runs any generated document (for operations this wrapper does not name). */
     execute,

@@ -4,6 +4,7 @@
  */
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
+import { Admission } from "./pipelines/admission.ts";
 import { PipelineCache } from "./pipelines/pipeline-cache.ts";
 
 export interface Services {
@@ -11,6 +12,8 @@ export interface Services {
   readonly locator: CheckpointLocator;
   /** Loaded checkpoints, shared by every task and request. */
   readonly pipelines: PipelineCache;
+  /** How many generations run and wait at once. */
+  readonly admission: Admission;
   dispose(): Promise<void>;
 }
 
@@ -28,6 +31,7 @@ export function createServices(config: Config): Services {
     config,
     locator,
     pipelines,
+    admission: new Admission(config.maxConcurrent, config.maxQueue),
     dispose: () => pipelines.dispose(),
   };
 }

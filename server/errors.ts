@@ -83,6 +83,15 @@ export class BusyError extends AutopipeError {
   }
 }
 
+/** The client went away (or cancelled): the generation stopped at its next step or left the queue. */
+export class CancelledError extends AutopipeError {
+  override name = "CancelledError";
+  override readonly code = "CANCELLED";
+  constructor() {
+    super("The generation was cancelled");
+  }
+}
+
 /** Shows a user-supplied value in an error message: quoted, and cut short when long. */
 export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);

@@ -69,6 +69,12 @@ export type InpaintingInput = {
   width?: number | null | undefined;
 };
 
+export type InpaintingMode =
+  /** A 4-channel UNet: the kept region is re-noised and blended back after every step. */
+  | 'BLEND'
+  /** An inpainting UNet: [latents, mask, masked image latents] at every step. */
+  | 'NINE_CHANNEL';
+
 /** A scheduler to swap in (diffusers' `from_config`: the checkpoint's config keys carry over). */
 export type SchedulerName =
   /** DDIMScheduler */
@@ -121,6 +127,7 @@ export type GenerateMutationVariables = Exact<{
 
 export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
+    | { __typename: 'CancelledError', message: string }
     | { __typename: 'Generation', model: string, pipelineClass: string, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
@@ -129,10 +136,29 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
+export type LoadPipelineMutationVariables = Exact<{
+  model: string;
+}>;
+
+
+export type LoadPipelineMutation = { __typename: 'Mutation', loadPipeline:
+    | { __typename: 'InvalidInputError', message: string }
+    | { __typename: 'InvalidModelIndexError', message: string }
+    | { __typename: 'LoadedPipeline', model: string, tasks: Array<Task>, components: Array<string>, bytes: number, loads: number, lastUsedAt: string }
+    | { __typename: 'ModelLoadError', message: string, component: string }
+    | { __typename: 'ModelNotFoundError', message: string }
+    | { __typename: 'UnsupportedPipelineError', message: string }
+   };
+
 export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
+
+export type PipelinesQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PipelinesQuery = { __typename: 'Query', pipelines: Array<{ __typename: 'LoadedPipeline', model: string, tasks: Array<Task>, components: Array<string>, bytes: number, loads: number, lastUsedAt: string, inUse: number }> };
 
 export type ResolvePipelineQueryVariables = Exact<{
   model: string;
@@ -146,7 +172,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -154,6 +180,17 @@ export type SchedulersQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type SchedulersQuery = { __typename: 'Query', schedulers: Array<{ __typename: 'SchedulerInfo', name: SchedulerName, className: string }> };
+
+export type UnloadPipelineMutationVariables = Exact<{
+  model: string;
+}>;
+
+
+export type UnloadPipelineMutation = { __typename: 'Mutation', unloadPipeline:
+    | { __typename: 'InvalidInputError', message: string }
+    | { __typename: 'ModelNotFoundError', message: string }
+    | { __typename: 'UnloadedPipeline', model: string, unloaded: boolean }
+   };
 
 export class TypedDocumentString<TResult, TVariables>
   extends String
@@ -224,6 +261,27 @@ export const GenerateDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<GenerateMutation, GenerateMutationVariables>;
+export const LoadPipelineDocument = new TypedDocumentString(`
+    mutation LoadPipeline($model: String!) {
+  loadPipeline(model: $model) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on LoadedPipeline {
+      model
+      tasks
+      components
+      bytes
+      loads
+      lastUsedAt
+    }
+    ... on ModelLoadError {
+      component
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<LoadPipelineMutation, LoadPipelineMutationVariables>;
 export const ModelsDocument = new TypedDocumentString(`
     query Models {
   models {
@@ -233,6 +291,19 @@ export const ModelsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ModelsQuery, ModelsQueryVariables>;
+export const PipelinesDocument = new TypedDocumentString(`
+    query Pipelines {
+  pipelines {
+    model
+    tasks
+    components
+    bytes
+    loads
+    lastUsedAt
+    inUse
+  }
+}
+    `) as unknown as TypedDocumentString<PipelinesQuery, PipelinesQueryVariables>;
 export const ResolvePipelineDocument = new TypedDocumentString(`
     query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {
   resolvePipeline(
@@ -255,6 +326,8 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       revision
       runnable
       reason
+      loaded
+      inpaintingMode
       components {
         name
         library
@@ -289,3 +362,17 @@ export const SchedulersDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<SchedulersQuery, SchedulersQueryVariables>;
+export const UnloadPipelineDocument = new TypedDocumentString(`
+    mutation UnloadPipeline($model: String!) {
+  unloadPipeline(model: $model) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on UnloadedPipeline {
+      model
+      unloaded
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<UnloadPipelineMutation, UnloadPipelineMutationVariables>;

@@ -7,7 +7,8 @@
  * data in weights.pb) and optimum's (the PyTorch class names, a config.json per component, model.onnx_data). Where
  * a config is missing, the VAE factor is inferred by running the decoder once on a small latent.
  */
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
@@ -35,6 +36,7 @@ export interface ComponentFacts {
 
 export class SdComponents {
   private readonly graphs = new Map<GraphName, Promise<OnnxModel>>();
+  private readonly graphBytes = new Map<GraphName, number>();
   private factsPromise: Promise<ComponentFacts> | undefined;
 
   private constructor(
@@ -87,14 +89,11 @@ export class SdComponents {
     return [...this.graphs.keys()];
   }
 
-  /** Whether the checkpoint has this graph on disk at all. */
-  async hasGraph(name: GraphName): Promise<boolean> {
-    try {
-      await stat(await checkpointFile(this.checkpoint, `${name}/model.onnx`));
-      return true;
-    } catch {
-      return false;
-    }
+  /** Weight bytes held by the loaded graphs (graph files plus external data, as on disk). */
+  weightBytes(): number {
+    let total = 0;
+    for (const bytes of this.graphBytes.values()) total += bytes;
+    return total;
   }
 
   facts(): Promise<ComponentFacts> {
@@ -107,6 +106,7 @@ export class SdComponents {
   async dispose(): Promise<void> {
     const loads = [...this.graphs.values()];
     this.graphs.clear();
+    this.graphBytes.clear();
     await Promise.all(loads.map(async (p) => (await p.catch(() => undefined))?.release()));
   }
 
@@ -119,10 +119,14 @@ export class SdComponents {
       throw new ModelLoadError(this.id, name, `${name}/model.onnx is missing`);
     }
     try {
-      return await OnnxModel.load(file, {
+      const model = await OnnxModel.load(file, {
         provider: this.options.executionProvider,
         threads: this.options.threads,
+        // Only the UNet runs in the denoising loop; the others run once per request.
+        hotLoop: name === "unet",
       });
+      this.graphBytes.set(name, await folderBytes(path.dirname(file)));
+      return model;
     } catch (error) {
       // onnxruntime's message may carry the absolute path: keep only what follows it.
       const message = String((error as Error).message ?? error).replaceAll(file, `${name}/model.onnx`);
@@ -186,4 +190,16 @@ async function readJson(
       `${relative} is not valid JSON`,
     );
   }
+}
+
+/** Bytes of a component folder's weight files: the graph and its external data, not its JSON configs. */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.name.endsWith(".json")) continue;
+    // Hugging Face cache snapshots link files into blobs/: stat follows the link to the real size.
+    const info = await stat(path.join(dir, entry.name)).catch(() => null);
+    if (info?.isFile()) total += info.size;
+  }
+  return total;
 }

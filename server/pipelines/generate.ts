@@ -78,7 +78,7 @@ export const TASK_FIELD: Record<Task, string> = {
 
 /** Runs one task for a request, or throws one of the expected errors. */
 export async function generate(
-  services: Pick<Services, "config" | "locator" | "pipelines">,
+  services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
   task: Task,
   input: TaskRequest,
   signal?: AbortSignal,
@@ -95,7 +95,40 @@ export async function generate(
       resolution.family,
     );
   }
-  const components = await services.pipelines.get(resolution.checkpoint, resolution.modelIndex);
+  // Validation is done: from here the request takes (or waits for) a generation slot, then a lease on the
+  // checkpoint's shared components.
+  return services.admission.run(async () => {
+    const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
+    try {
+      return await runLeased(
+        lease.components,
+        task,
+        input,
+        common,
+        strength,
+        resolution.pipelineClass,
+        services,
+        started,
+        signal,
+      );
+    } finally {
+      lease.release();
+    }
+  }, signal);
+}
+
+async function runLeased(
+  components: SdComponents,
+  task: Task,
+  input: TaskRequest,
+  common: ReturnType<typeof validateCommon>,
+  strength: number,
+  pipelineClass: string,
+  services: Pick<Services, "config">,
+  started: number,
+  signal: AbortSignal | undefined,
+): Promise<GenerationResult> {
+  const prefix = TASK_FIELD[task];
   const facts = await components.facts();
 
   const decodeStarted = performance.now();
@@ -118,7 +151,7 @@ export async function generate(
   return {
     model: input.model,
     task,
-    pipelineClass: resolution.pipelineClass,
+    pipelineClass,
     scheduler: schedulerClass(components, input.scheduler),
     seed: common.seed,
     seedReproducible: output.seedReproducible,

@@ -1,35 +1,189 @@
 /**
- * Loaded checkpoints, one per resolved snapshot and execution provider, shared by every task and request (the
- * from_pipe idea: no second copy of the weights). The promise is cached, so concurrent first requests share one
- * load; a failed load is evicted so that a retry can succeed.
+ * Loaded checkpoints, one per resolved snapshot + revision + execution provider + dtype, shared by every task and
+ * request (diffusers' `from_pipe`, without a second copy of the weights and without touching any component's
+ * dtype). Concurrent first requests share one load (the promise is cached); a failed load is evicted so a retry
+ * can succeed. Requests hold a lease while they run; least-recently-used checkpoints are evicted when the weight
+ * bytes or the number of checkpoints pass their budgets, but never while a lease is out — a checkpoint unloaded
+ * while in use is released when its last request ends.
  */
+import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import type { Config } from "../config.ts";
 import { SdComponents } from "./components.ts";
 
+export interface CacheEntryInfo {
+  /** The model id the checkpoint was first requested by. */
+  readonly model: string;
+  readonly tasks: readonly Task[];
+  /** Graphs loaded so far (the VAE encoder waits for the first image task). */
+  readonly components: readonly string[];
+  readonly bytes: number;
+  /** How many times this checkpoint was loaded since the server started. */
+  readonly loads: number;
+  readonly lastUsedAt: Date;
+  readonly inUse: number;
+}
+
+/** A request's hold on a loaded checkpoint; `release` exactly once when the request ends. */
+export interface Lease {
+  readonly components: SdComponents;
+  release(): void;
+}
+
+interface Entry {
+  readonly key: string;
+  readonly model: string;
+  readonly promise: Promise<SdComponents>;
+  components?: SdComponents;
+  readonly tasks: Set<Task>;
+  lastUsedAt: Date;
+  inUse: number;
+  /** Removed from the cache while in use: dispose when the last lease ends. */
+  retired: boolean;
+}
+
+export type CacheConfig = Pick<Config, "executionProvider" | "threads" | "cacheMaxBytes" | "cacheMaxModels">;
+
 export class PipelineCache {
-  private readonly entries = new Map<string, Promise<SdComponents>>();
+  private readonly entries = new Map<string, Entry>();
+  private readonly loadCounts = new Map<string, number>();
 
-  constructor(private readonly config: Pick<Config, "executionProvider" | "threads">) {}
+  constructor(private readonly config: CacheConfig) {}
 
-  /** The loaded components of a checkpoint, loading them on first use. */
-  get(checkpoint: LocatedCheckpoint, modelIndex: ModelIndex): Promise<SdComponents> {
-    const key = `${checkpoint.dir}\0${checkpoint.revision ?? ""}\0${this.config.executionProvider}\0float32`;
-    let entry = this.entries.get(key);
-    if (!entry) {
-      entry = SdComponents.open(checkpoint, modelIndex, this.config);
-      this.entries.set(key, entry);
-      entry.catch(() => {
-        if (this.entries.get(key) === entry) this.entries.delete(key);
-      });
+  /** The cache key: one entry per snapshot, revision, provider and dtype. */
+  keyOf(checkpoint: LocatedCheckpoint): string {
+    return [checkpoint.dir, checkpoint.revision ?? "", this.config.executionProvider, "float32"].join(
+      "\u0000",
+    );
+  }
+
+  has(checkpoint: LocatedCheckpoint): boolean {
+    return this.entries.has(this.keyOf(checkpoint));
+  }
+
+  /**
+   * Takes a lease on the checkpoint's components, loading them on first use. `task` is recorded for `info`.
+   * The caller must `release()` the lease when its request ends.
+   */
+  async acquire(checkpoint: LocatedCheckpoint, modelIndex: ModelIndex, task?: Task): Promise<Lease> {
+    const entry = this.entryFor(checkpoint, modelIndex);
+    entry.inUse += 1;
+    entry.lastUsedAt = new Date();
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      entry.inUse -= 1;
+      entry.lastUsedAt = new Date();
+      if (entry.retired && entry.inUse === 0) void this.disposeEntry(entry);
+      else this.evict();
+    };
+    try {
+      const components = await entry.promise;
+      if (task) entry.tasks.add(task);
+      return { components, release };
+    } catch (error) {
+      release();
+      throw error;
     }
-    return entry;
+  }
+
+  /** Removes a checkpoint; its sessions are released now, or when its last running request ends. */
+  async unload(checkpoint: LocatedCheckpoint): Promise<boolean> {
+    const entry = this.entries.get(this.keyOf(checkpoint));
+    if (!entry) return false;
+    this.entries.delete(entry.key);
+    entry.retired = true;
+    if (entry.inUse === 0) await this.disposeEntry(entry);
+    return true;
+  }
+
+  /** What is loaded, most recently used first. */
+  info(): CacheEntryInfo[] {
+    return [...this.entries.values()]
+      .filter((entry) => entry.components)
+      .sort((a, b) => b.lastUsedAt.getTime() - a.lastUsedAt.getTime())
+      .map((entry) => this.describe(entry));
+  }
+
+  infoOf(checkpoint: LocatedCheckpoint): CacheEntryInfo | null {
+    const entry = this.entries.get(this.keyOf(checkpoint));
+    return entry?.components ? this.describe(entry) : null;
+  }
+
+  /** Weight bytes of every loaded checkpoint. */
+  totalBytes(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) total += entry.components?.weightBytes() ?? 0;
+    return total;
+  }
+
+  /**
+   * Enforces the budgets: while over `cacheMaxModels` checkpoints or `cacheMaxBytes` weight bytes, releases the
+   * least recently used checkpoint that no request is using. Called after every request and load.
+   */
+  evict(): void {
+    const idle = () =>
+      [...this.entries.values()]
+        .filter((entry) => entry.inUse === 0 && entry.components)
+        .sort((a, b) => a.lastUsedAt.getTime() - b.lastUsedAt.getTime());
+    while (this.entries.size > this.config.cacheMaxModels || this.totalBytes() > this.config.cacheMaxBytes) {
+      const victim = idle()[0];
+      if (!victim) return; // everything is in use: over budget until a request ends
+      this.entries.delete(victim.key);
+      void this.disposeEntry(victim);
+    }
   }
 
   async dispose(): Promise<void> {
     const entries = [...this.entries.values()];
     this.entries.clear();
-    await Promise.all(entries.map(async (e) => (await e.catch(() => undefined))?.dispose()));
+    await Promise.all(entries.map((entry) => this.disposeEntry(entry)));
+  }
+
+  private entryFor(checkpoint: LocatedCheckpoint, modelIndex: ModelIndex): Entry {
+    const key = this.keyOf(checkpoint);
+    const existing = this.entries.get(key);
+    if (existing) return existing;
+    this.loadCounts.set(key, (this.loadCounts.get(key) ?? 0) + 1);
+    const promise = SdComponents.open(checkpoint, modelIndex, this.config);
+    const entry: Entry = {
+      key,
+      model: checkpoint.id,
+      promise,
+      tasks: new Set(),
+      lastUsedAt: new Date(),
+      inUse: 0,
+      retired: false,
+    };
+    this.entries.set(key, entry);
+    promise.then(
+      (components) => {
+        entry.components = components;
+      },
+      () => {
+        // A failed load is forgotten so that the next request loads again.
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
+    return entry;
+  }
+
+  private describe(entry: Entry): CacheEntryInfo {
+    return {
+      model: entry.model,
+      tasks: [...entry.tasks],
+      components: entry.components?.loadedGraphs() ?? [],
+      bytes: entry.components?.weightBytes() ?? 0,
+      loads: this.loadCounts.get(entry.key) ?? 0,
+      lastUsedAt: entry.lastUsedAt,
+      inUse: entry.inUse,
+    };
+  }
+
+  private async disposeEntry(entry: Entry): Promise<void> {
+    const components = await entry.promise.catch(() => undefined);
+    await components?.dispose();
   }
 }

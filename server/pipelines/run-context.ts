@@ -3,6 +3,7 @@
  * diffusers' order), the timer that sums `session.run` time, an abort signal checked between steps, and an
  * optional per-step callback.
  */
+import { CancelledError } from "../errors.ts";
 import type { RunTimer } from "../runtime/onnx.ts";
 import type { TorchGenerator } from "../runtime/rng.ts";
 
@@ -14,14 +15,7 @@ export interface RunContext {
   readonly onStep?: (step: number, steps: number) => void;
 }
 
-/** Thrown between steps when the run's signal is aborted (the client went away). */
-export class RunAbortedError extends Error {
-  override name = "RunAbortedError";
-  constructor() {
-    super("The generation was cancelled");
-  }
-}
-
+/** Throws CancelledError between steps when the run's signal is aborted (the client went away). */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new RunAbortedError();
+  if (signal?.aborted) throw new CancelledError();
 }

@@ -6,6 +6,7 @@
 import {
   type AutopipeError,
   BusyError,
+  CancelledError,
   InvalidInputError,
   InvalidModelIndexError,
   ModelLoadError,
@@ -105,3 +106,5 @@ builder.objectFields(BusyErrorType, (t) => ({
     resolve: (r) => busy(r).retryAfterMs,
   }),
 }));
+
+export const CancelledErrorType = errorRef(CancelledError, "CancelledError");

@@ -5,6 +5,7 @@
  */
 import {
   BusyError,
+  CancelledError,
   InvalidInputError,
   InvalidModelIndexError,
   ModelLoadError,
@@ -16,6 +17,7 @@ import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { builder } from "./builder.ts";
 import {
   BusyErrorType,
+  CancelledErrorType,
   InvalidInputErrorType,
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
@@ -155,10 +157,12 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     InvalidModelIndexErrorType,
     ModelLoadErrorType,
     BusyErrorType,
+    CancelledErrorType,
   ],
 });
 
 const EXPECTED = [
+  CancelledError,
   ModelNotFoundError,
   UnsupportedPipelineError,
   InvalidInputError,

@@ -71,6 +71,10 @@ const PipelineResolutionType = builder.objectRef<CheckpointResolution>("Pipeline
     source: t.field({ type: CheckpointSourceEnum, resolve: (r) => r.checkpoint.source }),
     revision: t.string({ nullable: true, resolve: (r) => r.checkpoint.revision }),
     runnable: t.exposeBoolean("runnable", { description: "Whether this server can execute the pipeline." }),
+    loaded: t.boolean({
+      description: "Whether the checkpoint is loaded in this server's pipeline cache.",
+      resolve: (r, _args, { services }) => services.pipelines.has(r.checkpoint),
+    }),
     reason: t.exposeString("reason", { nullable: true, description: "Why not, when `runnable` is false." }),
     inpaintingMode: t.field({
       type: InpaintingModeEnum,

@@ -7,6 +7,7 @@ import { builder } from "./builder.ts";
 import "./errors.ts";
 import "./pipeline.ts";
 import "./generate.ts";
+import "./loaded-pipelines.ts";
 
 export const schema = builder.toSchema();
 

@@ -38,7 +38,8 @@ afterAll(() => services.dispose());
 async function open(model: string, task: Task): Promise<SdComponents> {
   const r = await resolveCheckpoint(services, model, task);
   expect(r.runnable).toBe(true);
-  return services.pipelines.get(r.checkpoint, r.modelIndex);
+  // The lease is kept for the test's life; the services' dispose releases everything.
+  return (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
 }
 
 async function inputs(ref: ReferenceCase, c: SdComponents) {

@@ -41,7 +41,8 @@ const CASES = [
 
 async function open(services: Services, model: string): Promise<SdComponents> {
   const r = await resolveCheckpoint(services, model, "TEXT_TO_IMAGE");
-  return services.pipelines.get(r.checkpoint, r.modelIndex);
+  // The lease is kept for the test's life; the services' dispose releases everything.
+  return (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
 }
 
 async function runCase(components: SdComponents, ref: ReferenceCase, scheduler: SchedulerName | undefined) {

@@ -1,0 +1,56 @@
+/**
+ * Loading and unloading checkpoints on request (`loadPipeline` / `unloadPipeline`): warm-up loads what
+ * text-to-image needs (text encoder, UNet, VAE decoder) so that the first generation pays no load; the VAE
+ * encoder still waits for the first image task.
+ */
+
+import type { Task } from "../auto-pipeline/resolve.ts";
+import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
+import { readModelIndex } from "../checkpoints/model-index.ts";
+import type { Services } from "../context.ts";
+import { UnsupportedPipelineError } from "../errors.ts";
+import type { GraphName } from "./components.ts";
+import type { CacheEntryInfo } from "./pipeline-cache.ts";
+
+const WARM_GRAPHS: readonly GraphName[] = ["text_encoder", "unet", "vae_decoder"];
+
+/** The task a checkpoint is made for, judged by its class name (inpainting and img2img checkpoints). */
+function nativeTask(className: string): Task {
+  if (className.includes("Inpaint")) return "INPAINTING";
+  if (className.includes("Img2Img")) return "IMAGE_TO_IMAGE";
+  return "TEXT_TO_IMAGE";
+}
+
+export async function loadPipeline(
+  services: Pick<Services, "locator" | "pipelines">,
+  model: string,
+): Promise<CacheEntryInfo> {
+  const checkpoint = await services.locator.locate(model);
+  const index = await readModelIndex(checkpoint);
+  const resolution = await resolveCheckpoint(services, model, nativeTask(index.className));
+  if (!resolution.runnable) {
+    throw new UnsupportedPipelineError(
+      `${resolution.pipelineClass} cannot be loaded by this server: ${resolution.reason ?? "unsupported"}`,
+      resolution.sourceClass,
+      resolution.family,
+    );
+  }
+  const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex);
+  try {
+    await lease.components.facts();
+    await Promise.all(WARM_GRAPHS.map((g) => lease.components.graph(g)));
+  } finally {
+    lease.release();
+  }
+  const info = services.pipelines.infoOf(resolution.checkpoint);
+  if (!info) throw new Error(`'${model}' was evicted right after loading (cache budget too small)`);
+  return info;
+}
+
+/** Unloads a checkpoint; false when it was not loaded. */
+export async function unloadPipeline(
+  services: Pick<Services, "locator" | "pipelines">,
+  model: string,
+): Promise<boolean> {
+  return services.pipelines.unload(await services.locator.locate(model));
+}
