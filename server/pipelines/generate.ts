@@ -100,40 +100,37 @@ export async function generate(
   return services.admission.run(async () => {
     const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
     try {
-      return await runLeased(
-        lease.components,
-        task,
-        input,
-        common,
-        strength,
-        resolution.pipelineClass,
-        services,
-        started,
-        signal,
-      );
+      const job = { task, input, common, strength, pipelineClass: resolution.pipelineClass, started, signal };
+      return await runLeased(lease.components, job, services.config);
     } finally {
       lease.release();
     }
   }, signal);
 }
 
+/** A validated request on its way through the pipeline. */
+interface Job {
+  readonly task: Task;
+  readonly input: TaskRequest;
+  readonly common: ReturnType<typeof validateCommon>;
+  readonly strength: number;
+  readonly pipelineClass: string;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
+  readonly signal: AbortSignal | undefined;
+}
+
 async function runLeased(
   components: SdComponents,
-  task: Task,
-  input: TaskRequest,
-  common: ReturnType<typeof validateCommon>,
-  strength: number,
-  pipelineClass: string,
-  services: Pick<Services, "config">,
-  started: number,
-  signal: AbortSignal | undefined,
+  { task, input, common, strength, pipelineClass, started, signal }: Job,
+  config: Services["config"],
 ): Promise<GenerationResult> {
   const prefix = TASK_FIELD[task];
   const facts = await components.facts();
 
   const decodeStarted = performance.now();
-  const images = await readInputImages(task, input, facts, services.config, prefix);
-  const size = validateSize(input, facts, services.config, prefix, images?.size);
+  const images = await readInputImages(task, input, facts, config, prefix);
+  const size = validateSize(input, facts, config, prefix, images?.size);
   const imageDecodeMs = performance.now() - decodeStarted;
 
   const loadMs = await timed(() => Promise.all(GRAPHS[task].map((g) => components.graph(g))));

@@ -13,6 +13,7 @@ import { decodeLatents } from "./decode.ts";
 import { denoise } from "./denoise.ts";
 import { encodeImage } from "./encode-image.ts";
 import type { ImageTaskOutput } from "./image-to-image.ts";
+import { latentShape, scaleByInitSigma } from "./prepare-latents.ts";
 import type { RunContext } from "./run-context.ts";
 import { type CommonParams, prepare } from "./setup.ts";
 import { strengthTimesteps } from "./strength.ts";
@@ -49,21 +50,15 @@ export async function inpainting(
     imageLatents = repeatInterleave(encoded.latents, n);
   }
   const [, , h = 0, w = 0] = params.image.dims;
-  const shape = [n, 4, Math.floor(h / facts.vaeScaleFactor), Math.floor(w / facts.vaeScaleFactor)];
+  const shape = latentShape(n, 4, h, w, facts.vaeScaleFactor);
   const noise = run.generator.randn(shape);
-  let latents: FloatTensor;
-  if (strengthMax) {
-    const sigma = Math.fround(scheduler.initNoiseSigma);
-    latents = floatTensor(
-      noise.map((x) => Math.fround(x * sigma)),
-      shape,
-    );
-  } else {
-    latents = floatTensor(scheduler.addNoise(imageLatents!.data, noise, timesteps[0]!), shape);
-  }
+  // Strength 1 starts from pure noise; below it, from the image latents noised to the first kept timestep.
+  const latents = strengthMax
+    ? scaleByInitSigma(floatTensor(noise, shape), scheduler)
+    : floatTensor(scheduler.addNoise(imageLatents!.data, noise, timesteps[0]!), shape);
 
   // prepare_mask_latents: mask at latent size (nearest) and the masked image's VAE sample (always drawn).
-  const mask = repeatInterleave(resizeMaskNearest(params.mask, shape[2]!, shape[3]!), n);
+  const mask = repeatInterleave(resizeMaskNearest(params.mask, shape[2], shape[3]), n);
   const maskedEncoded = await encodeImage(c, maskedImage(params.image, params.mask), run);
   seedReproducible &&= maskedEncoded.seedReproducible;
   const maskedImageLatents = repeatInterleave(maskedEncoded.latents, n);

@@ -13,10 +13,17 @@ export function latentShape(batch: number, channels: number, height: number, wid
 
 /** `randn(shape) * init_noise_sigma`, in float32 like torch. */
 export function noiseLatents(shape: readonly number[], scheduler: Scheduler, run: RunContext): FloatTensor {
-  const noise = run.generator.randn(shape);
+  return scaleByInitSigma(floatTensor(run.generator.randn(shape), shape), scheduler);
+}
+
+/** `noise * init_noise_sigma` as a new tensor (the noise itself is kept by inpainting's blend). */
+export function scaleByInitSigma(noise: FloatTensor, scheduler: Scheduler): FloatTensor {
   const sigma = Math.fround(scheduler.initNoiseSigma);
-  if (sigma !== 1) for (let i = 0; i < noise.length; i++) noise[i] = Math.fround(noise[i]! * sigma);
-  return floatTensor(noise, shape);
+  if (sigma === 1) return noise;
+  return floatTensor(
+    noise.data.map((x) => Math.fround(x * sigma)),
+    noise.dims,
+  );
 }
 
 /** img2img: `scheduler.add_noise(imageLatents, randn(shape), t)` with one fresh draw for the whole batch. */

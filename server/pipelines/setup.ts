@@ -8,16 +8,10 @@ import type { Scheduler } from "../schedulers/scheduler.ts";
 import type { SdComponents } from "./components.ts";
 import { encodePrompt } from "./encode-prompt.ts";
 import type { RunContext } from "./run-context.ts";
+import type { ValidGeneration } from "./validate.ts";
 
-/** Parameters every task shares. */
-export interface CommonParams {
-  readonly prompt: string;
-  readonly negativePrompt: string | null;
-  readonly width: number;
-  readonly height: number;
-  readonly numInferenceSteps: number;
-  readonly guidanceScale: number;
-  readonly numImagesPerPrompt: number;
+/** Parameters every task shares: a validated request without its seed (the generator carries it). */
+export interface CommonParams extends Omit<ValidGeneration, "seed"> {
   /** Another scheduler than the checkpoint's, built from its config (diffusers' `from_config`). */
   readonly scheduler?: SchedulerName;
 }

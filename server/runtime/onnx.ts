@@ -34,7 +34,8 @@ export class RunTimer {
   runs = 0;
 }
 
-const warnedProviders = new Set<string>();
+/** Providers that failed to load once: later sessions go straight to CPU (and onnxruntime logs nothing again). */
+const unavailableProviders = new Set<string>();
 
 /** A loaded ONNX graph. `run` takes and returns host tensors; `release` frees the native session. */
 export class OnnxModel {
@@ -56,7 +57,7 @@ export class OnnxModel {
       enableCpuMemArena: options.hotLoop ?? true,
       enableMemPattern: options.hotLoop ?? true,
     };
-    let provider = options.provider;
+    let provider = unavailableProviders.has(options.provider) ? "cpu" : options.provider;
     let session: ort.InferenceSession;
     if (provider === "cpu") {
       session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
@@ -64,12 +65,10 @@ export class OnnxModel {
       try {
         session = await ort.InferenceSession.create(file, { ...base, executionProviders: [provider] });
       } catch (error) {
-        if (!warnedProviders.has(provider)) {
-          warnedProviders.add(provider);
-          console.warn(
-            `autopipe: execution provider '${provider}' could not load (${firstLine(error)}); using CPU`,
-          );
-        }
+        unavailableProviders.add(provider);
+        console.warn(
+          `autopipe: execution provider '${provider}' could not load (${firstLine(error)}); using CPU`,
+        );
         provider = "cpu";
         session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
       }
