@@ -9,7 +9,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { buildClipTokenizerJson, CLIP_WHOLE_WORDS } from "./clip-tokenizer-json.ts";
 import { readClipTokenizerFiles } from "./tokenizer-files.ts";
 
-export { TokenizerFileError } from "./tokenizer-files.ts";
+export { TokenizerFileError } from "./tokenizer-file-io.ts";
 
 /** A loaded CLIP tokenizer. */
 export interface ClipTokenizer {
