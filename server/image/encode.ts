@@ -24,7 +24,7 @@ function roundHalfEven(x: number): number {
   const floor = Math.floor(x);
   const diff = x - floor;
   const r = diff > 0.5 || (diff === 0.5 && floor % 2 !== 0) ? floor + 1 : floor;
-  return r < 0 ? 0 : r > 255 ? 255 : r;
+  return Math.min(255, Math.max(0, r));
 }
 
 /** Encodes NHWC float images as PNG files. */

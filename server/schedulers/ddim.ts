@@ -5,8 +5,9 @@
  * σ_t·z with fresh noise z drawn every step. All arithmetic is float32 in PyTorch's evaluation order.
  */
 import type { BaseSchedulerParams } from "./config.ts";
-import { f32, npArange, npLinspace, roundHalfEven } from "./numerics.ts";
-import { BaseScheduler } from "./schedule.ts";
+import { f32, roundHalfEven } from "./numerics.ts";
+import { vpEpsilon, vpOriginalSample } from "./prediction.ts";
+import { BaseScheduler, spacedTimesteps } from "./schedule.ts";
 import type { NoiseSource, StepOptions } from "./scheduler.ts";
 import { clampInPlace, thresholdSample } from "./tensor-ops.ts";
 
@@ -47,46 +48,21 @@ export const DDIM_DEFAULTS: DDIMParams = {
   rescale_betas_zero_snr: false,
 };
 
-/** diffusers' `DDIMScheduler`; `new DDIMScheduler(config)` takes any scheduler config (from_config semantics, default `{}`). */
+/**
+ * diffusers' `DDIMScheduler`; `new DDIMScheduler(config)` takes any scheduler config (from_config semantics, default
+ * `{}`). Input scaling, initial noise and `addNoise` are the DDPM family's, from `BaseScheduler`.
+ */
 export class DDIMScheduler extends BaseScheduler<DDIMParams> {
   static readonly className = "DDIMScheduler";
-  private readonly finalAlphaCumprod: number;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    super(
-      {
-        className: DDIMScheduler.className,
-        defaults: DDIM_DEFAULTS,
-        predictionTypes: ["epsilon", "sample", "v_prediction"],
-        zeroSnr: true,
-      },
-      config,
-    );
-    this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0]!;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
+    super({ className: DDIMScheduler.className, defaults: DDIM_DEFAULTS }, config);
   }
 
   setTimesteps(numInferenceSteps: number): void {
     this.beginSetTimesteps(numInferenceSteps);
-    const { num_train_timesteps: n, timestep_spacing: spacing, steps_offset: offset } = this.config;
-    if (spacing === "linspace") {
-      this.timestepList = npLinspace(0, n - 1, numInferenceSteps)
-        .map(roundHalfEven)
-        .reverse();
-    } else if (spacing === "leading") {
-      const ratio = Math.floor(n / numInferenceSteps);
-      this.timestepList = Array.from({ length: numInferenceSteps }, (_, i) => i * ratio).reverse();
-      this.timestepList = this.timestepList.map((t) => t + offset);
-    } else {
-      this.timestepList = npArange(n, 0, -(n / numInferenceSteps)).map((t) => roundHalfEven(t) - 1);
-    }
-  }
-
-  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
-    return Float32Array.from(sample);
+    // Integer timesteps: "linspace" ones are rounded half to even.
+    this.timestepList = spacedTimesteps(this.config, numInferenceSteps).map(roundHalfEven);
   }
 
   step(
@@ -104,26 +80,13 @@ export class DDIMScheduler extends BaseScheduler<DDIMParams> {
     const prevTimestep = timestep - Math.floor(c.num_train_timesteps / this.numInferenceSteps!);
     // 2. ᾱ_t, ᾱ_{t−δ}.
     const alphaT = this.alphaProd(timestep);
-    const alphaPrev = prevTimestep >= 0 ? this.alphaProd(prevTimestep) : this.finalAlphaCumprod;
+    const alphaPrev = this.alphaProdPrev(prevTimestep, c.set_alpha_to_one);
     const betaT = f32(1 - alphaT);
     const sqrtAlphaT = f32(Math.sqrt(alphaT));
     const sqrtBetaT = f32(Math.sqrt(betaT));
-    const n = sample.length;
     // 3. predicted x₀ and ε.
-    let x0: Float32Array = new Float32Array(n);
-    let eps: Float32Array = new Float32Array(n);
-    if (c.prediction_type === "epsilon") {
-      for (let i = 0; i < n; i++) x0[i] = f32(sample[i]! - f32(sqrtBetaT * modelOutput[i]!)) / sqrtAlphaT;
-      eps = modelOutput;
-    } else if (c.prediction_type === "sample") {
-      x0 = Float32Array.from(modelOutput);
-      for (let i = 0; i < n; i++) eps[i] = f32(sample[i]! - f32(sqrtAlphaT * x0[i]!)) / sqrtBetaT;
-    } else {
-      for (let i = 0; i < n; i++) {
-        x0[i] = f32(sqrtAlphaT * sample[i]!) - f32(sqrtBetaT * modelOutput[i]!);
-        eps[i] = f32(sqrtAlphaT * modelOutput[i]!) + f32(sqrtBetaT * sample[i]!);
-      }
-    }
+    let x0 = vpOriginalSample(c.prediction_type, modelOutput, sample, sqrtAlphaT, sqrtBetaT);
+    const eps = vpEpsilon(c.prediction_type, modelOutput, sample, sqrtAlphaT, sqrtBetaT);
     // 4. clip or threshold x₀.
     if (c.thresholding) x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
     else if (c.clip_sample) clampInPlace(x0, -c.clip_sample_range, c.clip_sample_range);
@@ -134,6 +97,7 @@ export class DDIMScheduler extends BaseScheduler<DDIMParams> {
     const dirCoeff = f32(Math.sqrt(f32(f32(1 - alphaPrev) - f32(stdDev * stdDev))));
     // 7. x_{t−δ} = √ᾱ_{t−δ}·x₀ + direction (+ σ·z).
     const sqrtAlphaPrev = f32(Math.sqrt(alphaPrev));
+    const n = sample.length;
     const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) prev[i] = f32(sqrtAlphaPrev * x0[i]!) + f32(dirCoeff * eps[i]!);
     if (eta > 0) {
@@ -141,9 +105,5 @@ export class DDIMScheduler extends BaseScheduler<DDIMParams> {
       for (let i = 0; i < n; i++) prev[i] = prev[i]! + f32(stdDev * z[i]!);
     }
     return prev;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return this.addNoiseWithAlphas(original, noise, timestep);
   }
 }

@@ -7,19 +7,10 @@
  * float32 PyTorch scalars in diffusers; the same rounding is reproduced here.
  */
 import { type BaseSchedulerParams, checkChoice, checkInteger, SchedulerConfigError } from "./config.ts";
-import {
-  f32,
-  karrasSigmas,
-  logF32,
-  npArange,
-  npInterp,
-  npLinspace,
-  roundHalfEven,
-  sigmaToT,
-  sleefExpF32,
-} from "./numerics.ts";
-import { IndexedScheduler, trainingSigmas } from "./schedule.ts";
+import { f32, karrasSigmas, logF32, npArange, npLinspace, roundHalfEven, sleefExpF32 } from "./numerics.ts";
+import { vpEpsilon, vpOriginalSample } from "./prediction.ts";
 import type { NoiseSource } from "./scheduler.ts";
+import { interpolateSigmas, SigmaScheduler } from "./sigmas.ts";
 import { thresholdSample } from "./tensor-ops.ts";
 
 /** Solver variants: DPM-Solver(++) and their stochastic versions. */
@@ -96,12 +87,11 @@ function lambdaOf(alpha: number, sigma: number): number {
 
 /**
  * diffusers' `DPMSolverMultistepScheduler`; the constructor takes any scheduler config (from_config semantics,
- * default `{}`).
+ * default `{}`). Its sample is variance-preserving (α_t·x₀ + σ_t·ε): input scaling and initial noise are the
+ * `BaseScheduler` defaults.
  */
-export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMultistepParams> {
+export class DPMSolverMultistepScheduler extends SigmaScheduler<DPMSolverMultistepParams> {
   static readonly className = "DPMSolverMultistepScheduler";
-  private sigmaTable: Float32Array;
-  private readonly trainSigmas: Float32Array;
   /** λ(t) per training timestep, for `lambda_min_clipped`. */
   private readonly lambdaT: Float32Array;
   private readonly algorithm: DPMAlgorithmType;
@@ -112,12 +102,7 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
     super(
-      {
-        className: DPMSolverMultistepScheduler.className,
-        defaults: DPM_SOLVER_MULTISTEP_DEFAULTS,
-        predictionTypes: ["epsilon", "sample", "v_prediction"],
-        zeroSnr: true,
-      },
+      { className: DPMSolverMultistepScheduler.className, defaults: DPM_SOLVER_MULTISTEP_DEFAULTS },
       config,
     );
     const c = this.config;
@@ -151,8 +136,6 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
         "null (learned variance is not supported)",
       );
     }
-    if (c.rescale_betas_zero_snr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
-    this.trainSigmas = trainingSigmas(this.alphasCumprod);
     // λ(t) = ln √ᾱ − ln √(1−ᾱ), float32 tensors in diffusers.
     this.lambdaT = this.alphasCumprod.map((a) => lambdaOf(f32(Math.sqrt(a)), f32(Math.sqrt(f32(1 - a)))));
     this.sigmaTable = Float32Array.from(this.trainSigmas);
@@ -161,15 +144,6 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
       .map(Math.fround)
       .reverse();
     this.modelOutputs = new Array<Float32Array | null>(c.solver_order).fill(null);
-  }
-
-  /** σ per inference step, then the final sigma (float32; before `setTimesteps`, diffusers' initial table). */
-  get sigmas(): Float32Array {
-    return this.sigmaTable;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -196,7 +170,6 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
     } else {
       timesteps = npArange(lastTimestep, 0, -(n / numInferenceSteps)).map((t) => roundHalfEven(t) - 1);
     }
-    const logSigmas = logF32(this.trainSigmas);
     let sigmas: number[];
     if (c.use_karras_sigmas) {
       // diffusers' hasattr(config, "sigma_min") also sees keys carried over from another scheduler's config.
@@ -205,22 +178,22 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
       const sigmaMin = typeof cfgMin === "number" ? cfgMin : this.trainSigmas[0]!;
       const sigmaMax = typeof cfgMax === "number" ? cfgMax : this.trainSigmas[this.trainSigmas.length - 1]!;
       sigmas = karrasSigmas(sigmaMin, sigmaMax, numInferenceSteps);
-      timesteps = sigmas.map((s) => roundHalfEven(sigmaToT(s, logSigmas)));
+      timesteps = this.timestepsOfSigmas(sigmas).map(roundHalfEven);
       sigmas.push(sigmas[sigmas.length - 1]!);
     } else if (c.use_lu_lambdas) {
       // Uniform in λ between the extreme training log sigmas (ρ = 1).
+      const logSigmas = logF32(this.trainSigmas);
       const lambdaMin = logSigmas[0]!;
       const lambdaMax = logSigmas[logSigmas.length - 1]!;
       sigmas = npLinspace(0, 1, numInferenceSteps).map((r) =>
         Math.exp(lambdaMax + r * (lambdaMin - lambdaMax)),
       );
-      timesteps = sigmas.map((s) => roundHalfEven(sigmaToT(s, logSigmas)));
+      timesteps = this.timestepsOfSigmas(sigmas).map(roundHalfEven);
       sigmas.push(sigmas[sigmas.length - 1]!);
     } else {
-      const xp = Array.from({ length: this.trainSigmas.length }, (_, i) => i);
-      sigmas = timesteps.map((t) => npInterp(t, xp, this.trainSigmas));
-      const a0 = this.alphasCumprod[0]!;
-      sigmas.push(c.final_sigmas_type === "sigma_min" ? f32(Math.sqrt(f32(f32(1 - a0) / a0))) : 0);
+      sigmas = interpolateSigmas(timesteps, this.trainSigmas);
+      // "sigma_min": the smallest training sigma, ((1 − ᾱ_0)/ᾱ_0)^½.
+      sigmas.push(c.final_sigmas_type === "sigma_min" ? this.trainSigmas[0]! : 0);
     }
     this.sigmaTable = Float32Array.from(sigmas);
     this.timestepList = timesteps;
@@ -228,10 +201,6 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
     this.modelOutputs = new Array<Float32Array | null>(c.solver_order).fill(null);
     this.lowerOrderNums = 0;
     this.resetIndex();
-  }
-
-  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
-    return Float32Array.from(sample);
   }
 
   step(
@@ -270,7 +239,7 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
   }
 
   /** α_t·x₀ + σ_t·ε at the timestep's sigma (img2img: the begin index's). */
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
+  override addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     if (original.length !== noise.length) throw new RangeError("addNoise: original and noise differ in size");
     const [alpha, sigma] = alphaSigma(this.sigmas[this.addNoiseIndex(timestep, true)]!);
     return original.map((x, i) => f32(alpha * x) + f32(sigma * noise[i]!));
@@ -284,36 +253,18 @@ export class DPMSolverMultistepScheduler extends IndexedScheduler<DPMSolverMulti
     index: number,
   ): Float32Array {
     const c = this.config;
-    const n = sample.length;
     const [alphaT, sigmaT] = alphaSigma(this.sigmas[index]!);
     if (this.algorithm.endsWith("++")) {
-      let x0: Float32Array = new Float32Array(n);
-      if (c.prediction_type === "epsilon") {
-        for (let i = 0; i < n; i++) x0[i] = f32(sample[i]! - f32(sigmaT * modelOutput[i]!)) / alphaT;
-      } else if (c.prediction_type === "sample") {
-        x0.set(modelOutput);
-      } else {
-        for (let i = 0; i < n; i++) x0[i] = f32(alphaT * sample[i]!) - f32(sigmaT * modelOutput[i]!);
-      }
-      if (c.thresholding) x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
-      return x0;
+      const x0 = vpOriginalSample(c.prediction_type, modelOutput, sample, alphaT, sigmaT);
+      if (!c.thresholding) return x0;
+      return thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
     }
-    let eps: Float32Array = new Float32Array(n);
-    if (c.prediction_type === "epsilon") {
-      eps.set(modelOutput);
-    } else if (c.prediction_type === "sample") {
-      for (let i = 0; i < n; i++) eps[i] = f32(sample[i]! - f32(alphaT * modelOutput[i]!)) / sigmaT;
-    } else {
-      for (let i = 0; i < n; i++) eps[i] = f32(alphaT * modelOutput[i]!) + f32(sigmaT * sample[i]!);
-    }
+    let eps = vpEpsilon(c.prediction_type, modelOutput, sample, alphaT, sigmaT);
     if (c.thresholding) {
       // Threshold the implied x̂₀, then recover ε̂ from it.
-      let x0: Float32Array = new Float32Array(n);
-      for (let i = 0; i < n; i++) x0[i] = f32(sample[i]! - f32(sigmaT * eps[i]!)) / alphaT;
-      x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = f32(sample[i]! - f32(alphaT * x0[i]!)) / sigmaT;
-      eps = out;
+      const x0 = vpOriginalSample("epsilon", eps, sample, alphaT, sigmaT);
+      const thresholded = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
+      eps = vpEpsilon("sample", thresholded, sample, alphaT, sigmaT);
     }
     return eps;
   }

@@ -6,9 +6,11 @@
  * every step draws one noise tensor even though it is only used with churn, which keeps the generator in step.
  */
 import { type BaseSchedulerParams, checkChoice } from "./config.ts";
-import { f32, karrasSigmas, logF32, sigmaToT, torchLinspaceF32 } from "./numerics.ts";
-import { IndexedScheduler, interpolateSigmas, sigmaSchedulerTimesteps, trainingSigmas } from "./schedule.ts";
+import { f32, karrasSigmas, logF32, torchLinspaceF32 } from "./numerics.ts";
+import { sigmaOriginalSample } from "./prediction.ts";
+import { spacedTimesteps } from "./schedule.ts";
 import type { NoiseSource } from "./scheduler.ts";
+import { eulerStep, interpolateSigmas, KDiffusionScheduler } from "./sigmas.ts";
 
 /** `EulerDiscreteScheduler` parameters. */
 export interface EulerDiscreteParams extends BaseSchedulerParams {
@@ -44,53 +46,32 @@ export const EULER_DISCRETE_DEFAULTS: EulerDiscreteParams = {
   rescale_betas_zero_snr: false,
 };
 
+/** "continuous" v-prediction timesteps: the model sees 0.25·ln σ (float32) instead of a training timestep. */
+function continuousTimesteps(sigmas: ArrayLike<number>): number[] {
+  return Array.from(sigmas, (s) => f32(0.25 * f32(Math.log(s))));
+}
+
 /** diffusers' `EulerDiscreteScheduler`; the constructor takes any scheduler config (from_config semantics, default `{}`). */
-export class EulerDiscreteScheduler extends IndexedScheduler<EulerDiscreteParams> {
+export class EulerDiscreteScheduler extends KDiffusionScheduler<EulerDiscreteParams> {
   static readonly className = "EulerDiscreteScheduler";
-  private sigmaTable: Float32Array;
-  private readonly trainSigmas: Float32Array;
+  private readonly continuous: boolean;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    super(
-      {
-        className: EulerDiscreteScheduler.className,
-        defaults: EULER_DISCRETE_DEFAULTS,
-        predictionTypes: ["epsilon", "v_prediction", "sample"],
-        zeroSnr: true,
-      },
-      config,
-    );
+    super({ className: EulerDiscreteScheduler.className, defaults: EULER_DISCRETE_DEFAULTS }, config);
     const c = this.config;
     checkChoice(this.className, "interpolation_type", c.interpolation_type, ["linear", "log_linear"]);
     checkChoice(this.className, "timestep_type", c.timestep_type, ["discrete", "continuous"]);
-    // Zero terminal SNR would make the first sigma infinite; diffusers uses fp16's smallest subnormal instead.
-    if (c.rescale_betas_zero_snr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
-    this.trainSigmas = trainingSigmas(this.alphasCumprod);
-    // Before setTimesteps: every training sigma, largest first, then 0.
-    this.sigmaTable = Float32Array.from([...this.trainSigmas].reverse().concat([0]));
-    const n = c.num_train_timesteps;
-    this.timestepList =
-      c.timestep_type === "continuous" && c.prediction_type === "v_prediction"
-        ? [...this.sigmas.subarray(0, n)].map((s) => f32(0.25 * f32(Math.log(s))))
-        : Array.from({ length: n }, (_, i) => n - 1 - i);
-  }
-
-  /** σ per inference step, then a final 0 (float32; before `setTimesteps`, diffusers' initial table). */
-  get sigmas(): Float32Array {
-    return this.sigmaTable;
-  }
-
-  /** σ_max for "linspace"/"trailing" spacing, else √(σ_max² + 1). */
-  get initNoiseSigma(): number {
-    const max = this.sigmas.reduce((m, s) => Math.max(m, s), Number.NEGATIVE_INFINITY);
-    const spacing = this.config.timestep_spacing;
-    return spacing === "linspace" || spacing === "trailing" ? max : f32(Math.sqrt(f32(f32(max * max) + 1)));
+    this.continuous = c.timestep_type === "continuous" && c.prediction_type === "v_prediction";
+    if (this.continuous) {
+      this.timestepList = continuousTimesteps(this.sigmas.subarray(0, c.num_train_timesteps));
+    }
   }
 
   setTimesteps(numInferenceSteps: number): void {
     this.beginSetTimesteps(numInferenceSteps);
     const c = this.config;
-    let timesteps = sigmaSchedulerTimesteps(c, numInferenceSteps);
+    // Float32 timesteps (diffusers casts them before reading the sigmas there).
+    let timesteps = spacedTimesteps(c, numInferenceSteps).map(f32);
     let sigmas: number[];
     if (c.interpolation_type === "linear") {
       sigmas = interpolateSigmas(timesteps, this.trainSigmas);
@@ -104,23 +85,12 @@ export class EulerDiscreteScheduler extends IndexedScheduler<EulerDiscreteParams
       const sigmaMin = typeof c.sigma_min === "number" ? c.sigma_min : sigmas[sigmas.length - 1]!;
       const sigmaMax = typeof c.sigma_max === "number" ? c.sigma_max : sigmas[0]!;
       sigmas = karrasSigmas(sigmaMin, sigmaMax, numInferenceSteps);
-      const logSigmas = logF32(this.trainSigmas);
-      timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
+      timesteps = this.timestepsOfSigmas(sigmas);
     }
     const sigmas32 = Float32Array.from(sigmas);
-    this.timestepList =
-      c.timestep_type === "continuous" && c.prediction_type === "v_prediction"
-        ? [...sigmas32].map((s) => f32(0.25 * f32(Math.log(s))))
-        : timesteps.map(f32);
+    this.timestepList = this.continuous ? continuousTimesteps(sigmas32) : timesteps.map(f32);
     this.sigmaTable = Float32Array.from([...sigmas32, 0]);
     this.resetIndex();
-  }
-
-  /** x / √(σ² + 1). */
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.currentIndex(timestep)]!;
-    const scale = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return sample.map((x) => x / scale);
   }
 
   step(
@@ -137,33 +107,10 @@ export class EulerDiscreteScheduler extends IndexedScheduler<EulerDiscreteParams
     // drawn anyway because diffusers draws it.
     noise.randn(shape);
     const sigmaHat = sigma;
-    const n = sample.length;
-    const x0 = new Float32Array(n);
-    if (this.config.prediction_type === "epsilon") {
-      for (let i = 0; i < n; i++) x0[i] = sample[i]! - f32(sigmaHat * modelOutput[i]!);
-    } else if (this.config.prediction_type === "v_prediction") {
-      // x̂₀ = v·(−σ/√(σ²+1)) + x/(σ²+1).
-      const s2p1 = f32(f32(sigma * sigma) + 1);
-      const cOut = f32(-sigma / f32(Math.sqrt(s2p1)));
-      for (let i = 0; i < n; i++) x0[i] = f32(modelOutput[i]! * cOut) + f32(sample[i]! / s2p1);
-    } else {
-      x0.set(modelOutput);
-    }
+    const x0 = sigmaOriginalSample(this.config.prediction_type, modelOutput, sample, sigmaHat);
     // Euler step along d = (x − x̂₀)/σ̂ to the next sigma.
-    const dt = f32(this.sigmas[index + 1]! - sigmaHat);
-    const prev = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      const derivative = f32(f32(sample[i]! - x0[i]!) / sigmaHat);
-      prev[i] = sample[i]! + f32(derivative * dt);
-    }
+    const prev = eulerStep(sample, x0, sigmaHat, this.sigmas[index + 1]!);
     this.stepIndex = index + 1;
     return prev;
-  }
-
-  /** x₀ + σ·ε at the timestep's sigma (img2img: the begin index's). */
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (original.length !== noise.length) throw new RangeError("addNoise: original and noise differ in size");
-    const sigma = this.sigmas[this.addNoiseIndex(timestep)]!;
-    return original.map((x, i) => x + f32(noise[i]! * sigma));
   }
 }

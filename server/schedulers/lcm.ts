@@ -6,6 +6,7 @@
  */
 import { type BaseSchedulerParams, checkInteger } from "./config.ts";
 import { f32, npLinspace } from "./numerics.ts";
+import { vpOriginalSample } from "./prediction.ts";
 import { IndexedScheduler } from "./schedule.ts";
 import type { NoiseSource } from "./scheduler.ts";
 import { clampInPlace, thresholdSample } from "./tensor-ops.ts";
@@ -56,29 +57,18 @@ export const LCM_DEFAULTS: LCMParams = {
 /** σ_data of the consistency-model boundary condition. */
 const SIGMA_DATA = 0.5;
 
-/** diffusers' `LCMScheduler`; `new LCMScheduler(config)` takes any scheduler config (from_config semantics, default `{}`). */
+/**
+ * diffusers' `LCMScheduler`; `new LCMScheduler(config)` takes any scheduler config (from_config semantics, default
+ * `{}`). Input scaling, initial noise and `addNoise` are the DDPM family's, from `BaseScheduler`.
+ */
 export class LCMScheduler extends IndexedScheduler<LCMParams> {
   static readonly className = "LCMScheduler";
-  private readonly finalAlphaCumprod: number;
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    super(
-      {
-        className: LCMScheduler.className,
-        defaults: LCM_DEFAULTS,
-        predictionTypes: ["epsilon", "sample", "v_prediction"],
-        zeroSnr: true,
-      },
-      config,
-    );
+    super({ className: LCMScheduler.className, defaults: LCM_DEFAULTS }, config);
     checkInteger(this.className, "original_inference_steps", this.config.original_inference_steps, 1);
-    this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0]!;
     const n = this.config.num_train_timesteps;
     this.timestepList = Array.from({ length: n }, (_, i) => n - 1 - i);
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -100,10 +90,6 @@ export class LCMScheduler extends IndexedScheduler<LCMParams> {
     const picks = npLinspace(0, origin.length, numInferenceSteps, false).map(Math.floor);
     this.timestepList = picks.map((i) => origin[i]!);
     this.resetIndex();
-  }
-
-  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
-    return Float32Array.from(sample);
   }
 
   /** c_skip = σ_d²/((t·s)² + σ_d²), c_out = t·s/√((t·s)² + σ_d²), float32 as in diffusers. */
@@ -130,7 +116,7 @@ export class LCMScheduler extends IndexedScheduler<LCMParams> {
     const prevTimestep = index + 1 < this.timestepList.length ? this.timestepList[index + 1]! : timestep;
     // 2. ᾱ_t, ᾱ_prev.
     const alphaT = this.alphaProd(timestep);
-    const alphaPrev = prevTimestep >= 0 ? this.alphaProd(prevTimestep) : this.finalAlphaCumprod;
+    const alphaPrev = this.alphaProdPrev(prevTimestep, c.set_alpha_to_one);
     const betaT = f32(1 - alphaT);
     const betaPrev = f32(1 - alphaPrev);
     // 3. boundary-condition scalings.
@@ -139,14 +125,7 @@ export class LCMScheduler extends IndexedScheduler<LCMParams> {
     const n = sample.length;
     const sqrtAlphaT = f32(Math.sqrt(alphaT));
     const sqrtBetaT = f32(Math.sqrt(betaT));
-    let x0: Float32Array = new Float32Array(n);
-    if (c.prediction_type === "epsilon") {
-      for (let i = 0; i < n; i++) x0[i] = f32(sample[i]! - f32(sqrtBetaT * modelOutput[i]!)) / sqrtAlphaT;
-    } else if (c.prediction_type === "sample") {
-      x0.set(modelOutput);
-    } else {
-      for (let i = 0; i < n; i++) x0[i] = f32(sqrtAlphaT * sample[i]!) - f32(sqrtBetaT * modelOutput[i]!);
-    }
+    let x0 = vpOriginalSample(c.prediction_type, modelOutput, sample, sqrtAlphaT, sqrtBetaT);
     // 5. clip or threshold.
     if (c.thresholding) x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
     else if (c.clip_sample) clampInPlace(x0, -c.clip_sample_range, c.clip_sample_range);
@@ -164,9 +143,5 @@ export class LCMScheduler extends IndexedScheduler<LCMParams> {
     }
     this.stepIndex = index + 1;
     return prev;
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return this.addNoiseWithAlphas(original, noise, timestep);
   }
 }

@@ -6,10 +6,12 @@
  * Gauss–Kronrod rule (`scipy.integrate.quad`, epsrel 1e-4), which `quad` reproduces bit for bit.
  */
 import type { BaseSchedulerParams } from "./config.ts";
-import { f32, karrasSigmas, logF32, sigmaToT } from "./numerics.ts";
+import { f32, karrasSigmas } from "./numerics.ts";
+import { sigmaOriginalSample } from "./prediction.ts";
 import { quad } from "./quadrature.ts";
-import { IndexedScheduler, interpolateSigmas, sigmaSchedulerTimesteps, trainingSigmas } from "./schedule.ts";
+import { spacedTimesteps } from "./schedule.ts";
 import type { NoiseSource } from "./scheduler.ts";
+import { interpolateSigmas, KDiffusionScheduler, toDerivative } from "./sigmas.ts";
 
 /** `LMSDiscreteScheduler` parameters. */
 export interface LMSDiscreteParams extends BaseSchedulerParams {
@@ -34,63 +36,32 @@ export const LMS_DISCRETE_DEFAULTS: LMSDiscreteParams = {
 const LMS_ORDER = 4;
 
 /** diffusers' `LMSDiscreteScheduler`; the constructor takes any scheduler config (from_config semantics, default `{}`). */
-export class LMSDiscreteScheduler extends IndexedScheduler<LMSDiscreteParams> {
+export class LMSDiscreteScheduler extends KDiffusionScheduler<LMSDiscreteParams> {
   static readonly className = "LMSDiscreteScheduler";
-  private sigmaTable: Float32Array;
-  private readonly trainSigmas: Float32Array;
   /** Past ODE derivatives, oldest first (at most `LMS_ORDER`). */
   private derivatives: Float32Array[] = [];
 
   constructor(config: Readonly<Record<string, unknown>> = {}) {
-    super(
-      {
-        className: LMSDiscreteScheduler.className,
-        defaults: LMS_DISCRETE_DEFAULTS,
-        predictionTypes: ["epsilon", "v_prediction", "sample"],
-        zeroSnr: false,
-      },
-      config,
-    );
-    this.trainSigmas = trainingSigmas(this.alphasCumprod);
-    this.sigmaTable = new Float32Array(0);
+    super({ className: LMSDiscreteScheduler.className, defaults: LMS_DISCRETE_DEFAULTS }, config);
     // diffusers' constructor runs set_timesteps(num_train_timesteps).
     this.setTimesteps(this.config.num_train_timesteps);
     this.numInferenceSteps = null;
   }
 
-  /** σ per inference step, then a final 0 (float32; before `setTimesteps`, diffusers' initial table). */
-  get sigmas(): Float32Array {
-    return this.sigmaTable;
-  }
-
-  /** σ_max for "linspace"/"trailing" spacing, else √(σ_max² + 1). */
-  get initNoiseSigma(): number {
-    const max = this.sigmas.reduce((m, s) => Math.max(m, s), Number.NEGATIVE_INFINITY);
-    const spacing = this.config.timestep_spacing;
-    return spacing === "linspace" || spacing === "trailing" ? max : f32(Math.sqrt(f32(f32(max * max) + 1)));
-  }
-
   setTimesteps(numInferenceSteps: number): void {
     this.beginSetTimesteps(numInferenceSteps);
-    let timesteps = sigmaSchedulerTimesteps(this.config, numInferenceSteps);
+    // Float32 timesteps (diffusers casts them before reading the sigmas there).
+    let timesteps = spacedTimesteps(this.config, numInferenceSteps).map(f32);
     let sigmas = interpolateSigmas(timesteps, this.trainSigmas);
     if (this.config.use_karras_sigmas) {
       sigmas = karrasSigmas(sigmas[sigmas.length - 1]!, sigmas[0]!, numInferenceSteps);
-      const logSigmas = logF32(this.trainSigmas);
       // diffusers keeps these float64 (no float32 cast on this path).
-      timesteps = sigmas.map((s) => sigmaToT(s, logSigmas));
+      timesteps = this.timestepsOfSigmas(sigmas);
     }
     this.timestepList = timesteps;
     this.sigmaTable = Float32Array.from([...sigmas, 0]);
     this.derivatives = [];
     this.resetIndex();
-  }
-
-  /** x / √(σ² + 1). */
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.currentIndex(timestep)]!;
-    const scale = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return sample.map((x) => x / scale);
   }
 
   /**
@@ -122,18 +93,8 @@ export class LMSDiscreteScheduler extends IndexedScheduler<LMSDiscreteParams> {
     const index = this.currentIndex(timestep);
     const sigma = this.sigmas[index]!;
     const n = sample.length;
-    const x0 = new Float32Array(n);
-    if (this.config.prediction_type === "epsilon") {
-      for (let i = 0; i < n; i++) x0[i] = sample[i]! - f32(sigma * modelOutput[i]!);
-    } else if (this.config.prediction_type === "v_prediction") {
-      const s2p1 = f32(f32(sigma * sigma) + 1);
-      const cOut = f32(-sigma / f32(Math.sqrt(s2p1)));
-      for (let i = 0; i < n; i++) x0[i] = f32(modelOutput[i]! * cOut) + f32(sample[i]! / s2p1);
-    } else {
-      x0.set(modelOutput);
-    }
-    const derivative = new Float32Array(n);
-    for (let i = 0; i < n; i++) derivative[i] = f32(sample[i]! - x0[i]!) / sigma;
+    const x0 = sigmaOriginalSample(this.config.prediction_type, modelOutput, sample, sigma);
+    const derivative = toDerivative(sample, x0, sigma);
     this.derivatives.push(derivative);
     if (this.derivatives.length > LMS_ORDER) this.derivatives.shift();
     // Multistep combination, newest derivative first, summed left to right in float32.
@@ -152,12 +113,5 @@ export class LMSDiscreteScheduler extends IndexedScheduler<LMSDiscreteParams> {
     for (let i = 0; i < n; i++) prev[i] = sample[i]! + sum[i]!;
     this.stepIndex = index + 1;
     return prev;
-  }
-
-  /** x₀ + σ·ε at the timestep's sigma (img2img: the begin index's). */
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (original.length !== noise.length) throw new RangeError("addNoise: original and noise differ in size");
-    const sigma = this.sigmas[this.addNoiseIndex(timestep)]!;
-    return original.map((x, i) => x + f32(noise[i]! * sigma));
   }
 }

@@ -7,8 +7,9 @@
  * arithmetic is float32 in PyTorch's evaluation order.
  */
 import type { BaseSchedulerParams } from "./config.ts";
-import { f32, npArange, npLinspace, roundHalfEven } from "./numerics.ts";
-import { BaseScheduler } from "./schedule.ts";
+import { f32, roundHalfEven } from "./numerics.ts";
+import { vpEpsilon } from "./prediction.ts";
+import { BaseScheduler, spacedTimesteps } from "./schedule.ts";
 import type { NoiseSource } from "./scheduler.ts";
 
 /** `PNDMScheduler` parameters. */
@@ -33,12 +34,14 @@ export const PNDM_DEFAULTS: PNDMParams = {
   steps_offset: 0,
 };
 
-/** diffusers' `PNDMScheduler`; `new PNDMScheduler(config)` takes any scheduler config (from_config semantics, default `{}`). */
+/**
+ * diffusers' `PNDMScheduler`; `new PNDMScheduler(config)` takes any scheduler config (from_config semantics, default
+ * `{}`). Input scaling, initial noise and `addNoise` are the DDPM family's, from `BaseScheduler`.
+ */
 export class PNDMScheduler extends BaseScheduler<PNDMParams> {
   static readonly className = "PNDMScheduler";
   /** PLMS order: the number of past predictions combined. */
   private readonly pndmOrder = 4;
-  private readonly finalAlphaCumprod: number;
   private prkTimesteps: number[] = [];
   private counter = 0;
   /** Past noise predictions (newest last); PRK and PLMS history. */
@@ -53,34 +56,18 @@ export class PNDMScheduler extends BaseScheduler<PNDMParams> {
       {
         className: PNDMScheduler.className,
         defaults: PNDM_DEFAULTS,
+        // diffusers raises ValueError for "sample".
         predictionTypes: ["epsilon", "v_prediction"],
-        zeroSnr: false,
       },
       config,
     );
-    this.finalAlphaCumprod = this.config.set_alpha_to_one ? 1 : this.alphasCumprod[0]!;
-  }
-
-  get initNoiseSigma(): number {
-    return 1;
   }
 
   setTimesteps(numInferenceSteps: number): void {
     this.beginSetTimesteps(numInferenceSteps);
-    const { num_train_timesteps: n, timestep_spacing: spacing, steps_offset: offset } = this.config;
-    // Ascending integer timesteps; the schedule is read from the end.
-    let ascending: number[];
-    if (spacing === "linspace") {
-      ascending = npLinspace(0, n - 1, numInferenceSteps).map(roundHalfEven);
-    } else if (spacing === "leading") {
-      const ratio = Math.floor(n / numInferenceSteps);
-      ascending = Array.from({ length: numInferenceSteps }, (_, i) => i * ratio + offset);
-    } else {
-      ascending = npArange(n, 0, -(n / numInferenceSteps))
-        .map(roundHalfEven)
-        .reverse()
-        .map((t) => t - 1);
-    }
+    const n = this.config.num_train_timesteps;
+    // Ascending integer timesteps ("linspace" ones rounded half to even); the schedule is read from the end.
+    const ascending = spacedTimesteps(this.config, numInferenceSteps).map(roundHalfEven).reverse();
     let plms: number[];
     if (this.config.skip_prk_steps) {
       // PLMS only: the second-to-last ascending timestep (the first one visited after the start) appears twice.
@@ -101,10 +88,6 @@ export class PNDMScheduler extends BaseScheduler<PNDMParams> {
     this.curSample = null;
   }
 
-  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
-    return Float32Array.from(sample);
-  }
-
   step(
     modelOutput: Float32Array,
     timestep: number,
@@ -117,10 +100,6 @@ export class PNDMScheduler extends BaseScheduler<PNDMParams> {
       return this.stepPrk(modelOutput, timestep, sample);
     }
     return this.stepPlms(modelOutput, timestep, sample);
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return this.addNoiseWithAlphas(original, noise, timestep);
   }
 
   /** One Runge–Kutta stage: stages 1–4 evaluate at t, t−δ/2, t−δ/2, t−δ with weights 1/6, 1/3, 1/3, 1/6. */
@@ -220,17 +199,13 @@ export class PNDMScheduler extends BaseScheduler<PNDMParams> {
     output: Float32Array,
   ): Float32Array {
     const alphaT = this.alphaProd(timestep);
-    const alphaPrev = prevTimestep >= 0 ? this.alphaProd(prevTimestep) : this.finalAlphaCumprod;
+    const alphaPrev = this.alphaProdPrev(prevTimestep, this.config.set_alpha_to_one);
     const betaT = f32(1 - alphaT);
     const betaPrev = f32(1 - alphaPrev);
-    let eps = output;
-    if (this.config.prediction_type === "v_prediction") {
-      // ε = √ᾱ·v + √(1−ᾱ)·x_t.
-      const sa = f32(Math.sqrt(alphaT));
-      const sb = f32(Math.sqrt(betaT));
-      eps = new Float32Array(output.length);
-      for (let i = 0; i < eps.length; i++) eps[i] = f32(sa * output[i]!) + f32(sb * sample[i]!);
-    }
+    // The noise prediction (from v-prediction: ε = √ᾱ·v + √(1−ᾱ)·x_t).
+    const sqrtAlphaT = f32(Math.sqrt(alphaT));
+    const sqrtBetaT = f32(Math.sqrt(betaT));
+    const eps = vpEpsilon(this.config.prediction_type, output, sample, sqrtAlphaT, sqrtBetaT);
     const sampleCoeff = f32(Math.sqrt(f32(alphaPrev / alphaT)));
     const denom = f32(
       f32(alphaT * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaT * betaT) * alphaPrev))),

@@ -1,8 +1,9 @@
 /**
  * What the schedulers have in common: building the resolved config and the ᾱ table from a checkpoint config,
- * input checks, and diffusers' step-index bookkeeping for the sigma-based schedulers (the index of the current
- * timestep, found on first use or set by `set_begin_index`, then advanced by one per step). Subclasses hold the
- * scheduler-specific math.
+ * input checks, the DDPM-family defaults (no input scaling, unit initial noise, `add_noise` from ᾱ), the
+ * `timestep_spacing` schedules, and diffusers' step-index bookkeeping for the schedulers that walk their timesteps
+ * by index (the index of the current timestep, found on first use or set by `set_begin_index`, then advanced by
+ * one per step). Subclasses hold the scheduler-specific math.
  */
 import {
   alphasCumprodOf,
@@ -15,25 +16,32 @@ import {
   rescaleZeroTerminalSnr,
   type SchedulerConfig,
 } from "./config.ts";
-import { npArange, npInterp, npLinspace, roundHalfEven } from "./numerics.ts";
-import type { NoiseSource, Scheduler, StepOptions } from "./scheduler.ts";
+import { npArange, npLinspace, roundHalfEven } from "./numerics.ts";
+import type { Scheduler } from "./scheduler.ts";
 import { checkSize } from "./tensor-ops.ts";
 
 /** Timestep spacings every scheduler here supports. */
 export const SPACINGS = ["linspace", "leading", "trailing"] as const;
 
-/** How a scheduler's constructor treats the config: class name, defaults, allowed prediction types. */
+/** Every prediction type; most diffusers schedulers accept all three. */
+const ALL_PREDICTION_TYPES: readonly PredictionType[] = ["epsilon", "sample", "v_prediction"];
+
+/**
+ * How a scheduler's constructor treats the config: class name, defaults and allowed prediction types (default:
+ * all). Zero-terminal-SNR rescaling applies to the classes whose defaults have `rescale_betas_zero_snr`.
+ */
 export interface SchedulerSpec<P extends BaseSchedulerParams> {
   readonly className: string;
   readonly defaults: P;
-  readonly predictionTypes: readonly PredictionType[];
-  /** Whether the class has `rescale_betas_zero_snr`. */
-  readonly zeroSnr: boolean;
+  readonly predictionTypes?: readonly PredictionType[];
 }
 
 /**
  * Base of every scheduler here: the resolved config (from_config semantics), betas and ᾱ, the timestep list, and
- * input checks. Subclasses implement the scheduler-specific schedule and step.
+ * input checks. Subclasses implement the scheduler-specific schedule and step. `initNoiseSigma`, `scaleModelInput`
+ * and `addNoise` default to the variance-preserving DDPM family's (unit initial noise, no input scaling,
+ * `add_noise` from ᾱ): DDIM, PNDM and LCM use all three, DPM-Solver the first two, and the k-diffusion-style
+ * schedulers override them.
  */
 export abstract class BaseScheduler<P extends BaseSchedulerParams> implements Scheduler {
   readonly order = 1;
@@ -43,6 +51,8 @@ export abstract class BaseScheduler<P extends BaseSchedulerParams> implements Sc
   /** ᾱ_t = ∏ (1 − β) per training timestep (float32). */
   readonly alphasCumprod: Float32Array;
   protected readonly className: string;
+  /** Whether the betas were rescaled to zero terminal SNR (`rescale_betas_zero_snr`, where the class has it). */
+  protected readonly zeroSnr: boolean;
   protected timestepList: number[] = [];
   protected numInferenceSteps: number | null = null;
 
@@ -50,12 +60,15 @@ export abstract class BaseScheduler<P extends BaseSchedulerParams> implements Sc
     this.className = spec.className;
     this.config = fromConfig(spec.className, spec.defaults, source);
     const c = this.config;
-    checkChoice(spec.className, "prediction_type", c.prediction_type, spec.predictionTypes);
+    const predictionTypes = spec.predictionTypes ?? ALL_PREDICTION_TYPES;
+    checkChoice(spec.className, "prediction_type", c.prediction_type, predictionTypes);
     checkChoice(spec.className, "timestep_spacing", c.timestep_spacing, SPACINGS);
     checkInteger(spec.className, "num_train_timesteps", c.num_train_timesteps, 1);
     checkInteger(spec.className, "steps_offset", c.steps_offset, 0);
     let betas = betasFromConfig(spec.className, c);
-    if (spec.zeroSnr && c["rescale_betas_zero_snr"] === true) betas = rescaleZeroTerminalSnr(betas);
+    const hasZeroSnr = Object.hasOwn(spec.defaults, "rescale_betas_zero_snr");
+    this.zeroSnr = hasZeroSnr && c["rescale_betas_zero_snr"] === true;
+    if (this.zeroSnr) betas = rescaleZeroTerminalSnr(betas);
     this.betas = betas;
     this.alphasCumprod = alphasCumprodOf(betas);
   }
@@ -64,18 +77,31 @@ export abstract class BaseScheduler<P extends BaseSchedulerParams> implements Sc
     return this.timestepList;
   }
 
-  abstract get initNoiseSigma(): number;
+  /** 1: latents of a variance-preserving process start as unit Gaussian noise. */
+  get initNoiseSigma(): number {
+    return 1;
+  }
+
   abstract setTimesteps(numInferenceSteps: number): void;
-  abstract scaleModelInput(sample: Float32Array, timestep: number): Float32Array;
-  abstract step(
-    modelOutput: Float32Array,
-    timestep: number,
-    sample: Float32Array,
-    shape: readonly number[],
-    noise: NoiseSource,
-    options?: StepOptions,
-  ): Float32Array;
-  abstract addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array;
+  abstract step(...args: Parameters<Scheduler["step"]>): Float32Array;
+
+  /** The sample as is (a copy): variance-preserving models take the noisy sample unscaled. */
+  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
+    return Float32Array.from(sample);
+  }
+
+  /** DDPM-family `add_noise`: √ᾱ_t · x₀ + √(1 − ᾱ_t) · ε at an integer timestep, in float32. */
+  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
+    if (original.length !== noise.length) throw new RangeError("addNoise: original and noise differ in size");
+    const a = this.alphaProd(timestep);
+    const sqrtAlpha = Math.fround(Math.sqrt(a));
+    const sqrtOneMinus = Math.fround(Math.sqrt(Math.fround(1 - a)));
+    const out = new Float32Array(original.length);
+    for (let i = 0; i < out.length; i++) {
+      out[i] = Math.fround(sqrtAlpha * original[i]!) + Math.fround(sqrtOneMinus * noise[i]!);
+    }
+    return out;
+  }
 
   /** Validates `numInferenceSteps` (1 … num_train_timesteps) and records it. */
   protected beginSetTimesteps(numInferenceSteps: number): void {
@@ -110,23 +136,17 @@ export abstract class BaseScheduler<P extends BaseSchedulerParams> implements Sc
   }
 
   /**
-   * DDPM-family `add_noise`: √ᾱ_t · x₀ + √(1 − ᾱ_t) · ε at an integer timestep, in float32.
+   * ᾱ at the previous timestep, diffusers' `alphas_cumprod[prev_t] if prev_t >= 0 else final_alpha_cumprod`:
+   * below timestep 0 it is 1 with `set_alpha_to_one`, else ᾱ_0.
    */
-  protected addNoiseWithAlphas(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    if (original.length !== noise.length) throw new RangeError("addNoise: original and noise differ in size");
-    const a = this.alphaProd(timestep);
-    const sqrtAlpha = Math.fround(Math.sqrt(a));
-    const sqrtOneMinus = Math.fround(Math.sqrt(Math.fround(1 - a)));
-    const out = new Float32Array(original.length);
-    for (let i = 0; i < out.length; i++) {
-      out[i] = Math.fround(sqrtAlpha * original[i]!) + Math.fround(sqrtOneMinus * noise[i]!);
-    }
-    return out;
+  protected alphaProdPrev(prevTimestep: number, setAlphaToOne: boolean): number {
+    if (prevTimestep >= 0) return this.alphaProd(prevTimestep);
+    return setAlphaToOne ? 1 : this.alphasCumprod[0]!;
   }
 }
 
 /**
- * Base of the schedulers that walk a sigma table by step index (Euler, Euler ancestral, LMS, DPM-Solver, LCM):
+ * Base of the schedulers that walk their timesteps by step index (Euler, Euler ancestral, LMS, DPM-Solver, LCM):
  * the index is found from the first timestep seen (the second match when a timestep repeats, so an img2img run
  * that starts mid-schedule does not skip a sigma) or taken from `setBeginIndex`, then advanced by `step`.
  */
@@ -174,34 +194,18 @@ export abstract class IndexedScheduler<P extends BaseSchedulerParams> extends Ba
   }
 }
 
-/** σ_t = √((1 − ᾱ_t)/ᾱ_t) per training timestep, in float32 as `((1 - ac) / ac) ** 0.5`. */
-export function trainingSigmas(alphasCumprod: Float32Array): Float32Array {
-  return alphasCumprod.map((a) => Math.sqrt(Math.fround(Math.fround(1 - a) / a)));
-}
-
 /**
- * The float32 inference timesteps of the k-diffusion-style schedulers (Euler, Euler ancestral, LMS), descending:
- * "linspace" is `np.linspace(0, N−1, n, dtype=float32)` (fractional timesteps possible), "leading" is
- * `arange(n)·(N // n) + steps_offset`, "trailing" is `round(arange(N, 0, −N/n)) − 1`.
+ * diffusers' `timestep_spacing` schedules of DDIM, PNDM, Euler, Euler ancestral and LMS, descending and in float64,
+ * before the dtype cast: "linspace" is `np.linspace(0, N−1, n)` (fractional values possible), "leading" is
+ * `arange(n)·(N // n) + steps_offset`, "trailing" is `round(arange(N, 0, −N/n)) − 1`. The DDPM-family
+ * schedulers round the result to integers (`.round().astype(np.int64)`); the sigma schedulers cast it to float32.
  */
-export function sigmaSchedulerTimesteps(
-  config: Readonly<BaseSchedulerParams>,
-  numInferenceSteps: number,
-): number[] {
+export function spacedTimesteps(config: Readonly<BaseSchedulerParams>, numInferenceSteps: number): number[] {
   const { num_train_timesteps: n, timestep_spacing: spacing, steps_offset: offset } = config;
-  if (spacing === "linspace")
-    return npLinspace(0, n - 1, numInferenceSteps)
-      .map(Math.fround)
-      .reverse();
+  if (spacing === "linspace") return npLinspace(0, n - 1, numInferenceSteps).reverse();
   if (spacing === "leading") {
     const ratio = Math.floor(n / numInferenceSteps);
-    return Array.from({ length: numInferenceSteps }, (_, i) => Math.fround(i * ratio + offset)).reverse();
+    return Array.from({ length: numInferenceSteps }, (_, i) => i * ratio + offset).reverse();
   }
-  return npArange(n, 0, -(n / numInferenceSteps)).map((t) => Math.fround(roundHalfEven(t) - 1));
-}
-
-/** σ at each (possibly fractional) timestep, interpolated linearly in the training sigmas (`np.interp`). */
-export function interpolateSigmas(timesteps: readonly number[], sigmas: Float32Array): number[] {
-  const xp = Array.from({ length: sigmas.length }, (_, i) => i);
-  return timesteps.map((t) => npInterp(t, xp, sigmas));
+  return npArange(n, 0, -(n / numInferenceSteps)).map((t) => roundHalfEven(t) - 1);
 }
