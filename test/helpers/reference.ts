@@ -5,6 +5,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parsePythonJson } from "../../server/checkpoints/python-json.ts";
+import type { CommonParams } from "../../server/pipelines/setup.ts";
+import type { SchedulerName } from "../../server/schedulers/registry.ts";
 
 export const REFERENCE = fileURLToPath(new URL("../fixtures/diffusers-reference/", import.meta.url));
 export const REFERENCE_NEXT = fileURLToPath(
@@ -62,10 +64,36 @@ export class ReferenceCase {
     return this.manifest.arrays[name]!.shape;
   }
 
+  /** The case's parameters as the pipelines take them, with its scheduler (undefined = the checkpoint's PNDM). */
+  params(): CommonParams {
+    const p = this.manifest.params;
+    return {
+      prompt: p.prompt,
+      negativePrompt: p.negative_prompt,
+      width: p.width,
+      height: p.height,
+      numInferenceSteps: p.num_inference_steps,
+      guidanceScale: p.guidance_scale,
+      numImagesPerPrompt: p.num_images_per_prompt,
+      scheduler: SCHEDULER_NAMES[this.manifest.scheduler.class],
+    };
+  }
+
   png(index = 0): Buffer {
     return readFileSync(this.path(`image_${index}.png`));
   }
 }
+
+/** diffusers' scheduler classes of the reference cases, by our enum names. */
+const SCHEDULER_NAMES: Record<string, SchedulerName | undefined> = {
+  PNDMScheduler: undefined, // the checkpoints' own
+  DDIMScheduler: "DDIM",
+  EulerDiscreteScheduler: "EULER_DISCRETE",
+  EulerAncestralDiscreteScheduler: "EULER_ANCESTRAL_DISCRETE",
+  DPMSolverMultistepScheduler: "DPM_SOLVER_MULTISTEP",
+  LMSDiscreteScheduler: "LMS_DISCRETE",
+  LCMScheduler: "LCM",
+};
 
 export function readFloat32(file: string): Float32Array {
   const buf = readFileSync(file);

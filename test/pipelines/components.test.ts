@@ -49,20 +49,10 @@ describe("a checkpoint without component configs", () => {
 
   it("still matches diffusers (t2i_pndm)", async () => {
     const ref = new ReferenceCase("t2i_pndm");
-    const p = ref.manifest.params;
-    const out = await textToImage(
-      components,
-      {
-        prompt: p.prompt,
-        negativePrompt: p.negative_prompt,
-        width: p.width,
-        height: p.height,
-        numInferenceSteps: p.num_inference_steps,
-        guidanceScale: p.guidance_scale,
-        numImagesPerPrompt: 1,
-      },
-      { generator: new TorchGenerator(0), timer: new RunTimer() },
-    );
+    const out = await textToImage(components, ref.params(), {
+      generator: new TorchGenerator(0),
+      timer: new RunTimer(),
+    });
     const latents = maxAbsDiff(out.latents.data, ref.array("final_latents"));
     expect(latents.diff).toBeLessThanOrEqual(1e-3 * latents.scale);
   });

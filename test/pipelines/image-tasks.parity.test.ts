@@ -16,15 +16,8 @@ import { imageToImage } from "../../server/pipelines/image-to-image.ts";
 import { inpainting } from "../../server/pipelines/inpainting.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
-import type { SchedulerName } from "../../server/schedulers/registry.ts";
 import { maxAbsDiff, REFERENCE, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
-
-const SCHEDULERS: Record<string, SchedulerName | undefined> = {
-  PNDMScheduler: undefined,
-  DDIMScheduler: "DDIM",
-  EulerDiscreteScheduler: "EULER_DISCRETE",
-};
 
 const INIT = readFileSync(`${REFERENCE}reference/inputs/init_image_64x64.png`);
 const MASK = readFileSync(`${REFERENCE}reference/inputs/mask_64x64.png`);
@@ -54,18 +47,7 @@ async function inputs(ref: ReferenceCase, c: SdComponents) {
 }
 
 function common(ref: ReferenceCase) {
-  const p = ref.manifest.params;
-  return {
-    prompt: p.prompt,
-    negativePrompt: p.negative_prompt,
-    width: p.width,
-    height: p.height,
-    numInferenceSteps: p.num_inference_steps,
-    guidanceScale: p.guidance_scale,
-    numImagesPerPrompt: p.num_images_per_prompt,
-    strength: p.strength ?? 1,
-    scheduler: SCHEDULERS[ref.manifest.scheduler.class],
-  };
+  return { ...ref.params(), strength: ref.manifest.params.strength ?? 1 };
 }
 
 function expectParity(

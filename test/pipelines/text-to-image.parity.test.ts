@@ -12,19 +12,8 @@ import type { SdComponents } from "../../server/pipelines/components.ts";
 import { textToImage } from "../../server/pipelines/text-to-image.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
-import type { SchedulerName } from "../../server/schedulers/registry.ts";
 import { maxAbsDiff, REFERENCE_NEXT, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
-
-const SCHEDULER_NAMES: Record<string, SchedulerName | undefined> = {
-  PNDMScheduler: undefined, // the checkpoint's own
-  DDIMScheduler: "DDIM",
-  EulerDiscreteScheduler: "EULER_DISCRETE",
-  EulerAncestralDiscreteScheduler: "EULER_ANCESTRAL_DISCRETE",
-  DPMSolverMultistepScheduler: "DPM_SOLVER_MULTISTEP",
-  LMSDiscreteScheduler: "LMS_DISCRETE",
-  LCMScheduler: "LCM",
-};
 
 const CASES = [
   "t2i_pndm",
@@ -45,22 +34,11 @@ async function open(services: Services, model: string): Promise<SdComponents> {
   return (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
 }
 
-async function runCase(components: SdComponents, ref: ReferenceCase, scheduler: SchedulerName | undefined) {
-  const p = ref.manifest.params;
-  return textToImage(
-    components,
-    {
-      prompt: p.prompt,
-      negativePrompt: p.negative_prompt,
-      width: p.width,
-      height: p.height,
-      numInferenceSteps: p.num_inference_steps,
-      guidanceScale: p.guidance_scale,
-      numImagesPerPrompt: p.num_images_per_prompt,
-      scheduler,
-    },
-    { generator: new TorchGenerator(ref.manifest.seed), timer: new RunTimer() },
-  );
+async function runCase(components: SdComponents, ref: ReferenceCase) {
+  return textToImage(components, ref.params(), {
+    generator: new TorchGenerator(ref.manifest.seed),
+    timer: new RunTimer(),
+  });
 }
 
 function expectParity(ref: ReferenceCase, output: Awaited<ReturnType<typeof runCase>>) {
@@ -82,8 +60,7 @@ describe("text-to-image parity with diffusers (tiny-sd, diffusers' ONNX layout)"
 
   it.each(CASES)("%s", async (id) => {
     const ref = new ReferenceCase(id);
-    const scheduler = SCHEDULER_NAMES[ref.manifest.scheduler.class];
-    const output = await runCase(components, ref, scheduler);
+    const output = await runCase(components, ref);
     expectParity(ref, output);
     // The PNGs equal diffusers' within one level.
     const pngs = await encodePngs(output.images);
@@ -104,7 +81,7 @@ describe("text-to-image parity with diffusers (tiny-sd2-v, optimum's layout, v-p
 
   it("sd2v_t2i_ddim", async () => {
     const ref = new ReferenceCase("sd2v_t2i_ddim", REFERENCE_NEXT);
-    const output = await runCase(await open(services, "tiny-sd2-v"), ref, undefined);
+    const output = await runCase(await open(services, "tiny-sd2-v"), ref);
     expectParity(ref, output);
   });
 });
