@@ -56,10 +56,14 @@ export function createClient(options: ClientOptions) {
     const query = document.toString();
     // Variables holding Blobs or byte arrays go as a multipart request; everything else as JSON.
     const form = multipartBody(query, variables);
-    const headers: Record<string, string> = { accept: "application/json", ...options.headers };
+    const headers: Record<string, string> = { accept: "application/json" };
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      // fetch sets the multipart content type with its boundary; a caller's content-type would break it.
+      if (name.toLowerCase() !== "content-type") headers[name] = value;
+    }
     if (!form) headers["content-type"] = "application/json";
     // Yoga's CSRF prevention accepts multipart requests that carry this header.
-    else headers["graphql-require-preflight"] ??= "1";
+    else headers["graphql-require-preflight"] = "1";
     const body =
       form ??
       JSON.stringify({ query, variables }, (_key, value) =>

@@ -128,7 +128,7 @@ export type GenerateMutationVariables = Exact<{
 export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
-    | { __typename: 'Generation', model: string, pipelineClass: string, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -220,7 +220,10 @@ export const GenerateDocument = new TypedDocumentString(`
     }
     ... on Generation {
       model
+      task
       pipelineClass
+      seedReproducible
+      notes
       scheduler
       seed
       images {
@@ -232,6 +235,7 @@ export const GenerateDocument = new TypedDocumentString(`
       timings {
         totalMs
         loadMs
+        imageDecodeMs
         inferenceMs
         sessionRunMs
         sessionRuns

@@ -34,11 +34,6 @@ export async function resolveCheckpoint(
   const checkpoint = await services.locator.locate(model);
   const modelIndex = await readModelIndex(checkpoint);
   const resolution = resolvePipelineClass(modelIndex.className, task, options);
-  const { runnable, reason, inpaintingMode } = await runnability(
-    checkpoint,
-    modelIndex,
-    resolution.pipelineClass,
-    task,
-  );
+  const { runnable, reason, inpaintingMode } = await runnability(checkpoint, resolution.pipelineClass, task);
   return { model, task, ...resolution, checkpoint, modelIndex, runnable, reason, inpaintingMode };
 }

@@ -7,7 +7,6 @@ import { BusyError, CancelledError } from "../errors.ts";
 
 interface Waiter {
   resolve(): void;
-  reject(error: Error): void;
 }
 
 export class Admission {
@@ -58,7 +57,6 @@ export class Admission {
           signal?.removeEventListener("abort", onAbort);
           resolve();
         },
-        reject,
       };
       const onAbort = () => {
         const index = this.queue.indexOf(waiter);

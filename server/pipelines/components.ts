@@ -56,9 +56,12 @@ export class SdComponents {
     const id = checkpoint.id;
     let tokenizer: ClipTokenizer;
     try {
-      tokenizer = await loadClipTokenizer(await checkpointFile(checkpoint, "tokenizer"));
+      // The tokenizer reads its folder itself: vet every file first (no link out of the checkpoint, no giant).
+      await vetComponentFiles(checkpoint, "tokenizer", MAX_TOKENIZER_FILE_BYTES);
+      tokenizer = await loadClipTokenizer(path.join(checkpoint.dir, "tokenizer"));
     } catch (error) {
-      throw new ModelLoadError(id, "tokenizer", (error as Error).message);
+      if (error instanceof ModelLoadError) throw error;
+      throw new ModelLoadError(id, "tokenizer", scrubPaths(String((error as Error).message), checkpoint));
     }
     const schedulerConfig = await readJson(checkpoint, "scheduler/scheduler_config.json");
     if (!schedulerConfig)
@@ -111,25 +114,22 @@ export class SdComponents {
   }
 
   private async loadGraph(name: GraphName): Promise<OnnxModel> {
-    let file: string;
+    // Every file of the component folder (graph, external data) must stay inside the checkpoint's root.
+    await checkpointFile(this.checkpoint, `${name}/model.onnx`);
+    const bytes = await vetComponentFiles(this.checkpoint, name, Number.POSITIVE_INFINITY);
     try {
-      file = await checkpointFile(this.checkpoint, `${name}/model.onnx`);
-      await stat(file);
-    } catch {
-      throw new ModelLoadError(this.id, name, `${name}/model.onnx is missing`);
-    }
-    try {
-      const model = await OnnxModel.load(file, {
+      // The unresolved path: in a Hugging Face cache snapshot each file links to its own blob, and onnxruntime
+      // must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
+      const model = await OnnxModel.load(path.join(this.checkpoint.dir, name, "model.onnx"), {
         provider: this.options.executionProvider,
         threads: this.options.threads,
         // Only the UNet runs in the denoising loop; the others run once per request.
         hotLoop: name === "unet",
       });
-      this.graphBytes.set(name, await folderBytes(path.dirname(file)));
+      this.graphBytes.set(name, bytes);
       return model;
     } catch (error) {
-      // onnxruntime's message may carry the absolute path: keep only what follows it.
-      const message = String((error as Error).message ?? error).replaceAll(file, `${name}/model.onnx`);
+      const message = scrubPaths(String((error as Error).message ?? error), this.checkpoint);
       throw new ModelLoadError(this.id, name, message.split("\n")[0] ?? "load failed");
     }
   }
@@ -192,14 +192,46 @@ async function readJson(
   }
 }
 
-/** Bytes of a component folder's weight files: the graph and its external data, not its JSON configs. */
-async function folderBytes(dir: string): Promise<number> {
+/** Largest tokenizer file read (vocab.json of large vocabularies is a few MB). */
+const MAX_TOKENIZER_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Checks every file of a component folder: each must resolve inside the checkpoint's root and be at most
+ * `maxBytes`. Returns the bytes of its weight files (everything but JSON configs), sizes followed through links.
+ */
+async function vetComponentFiles(
+  checkpoint: LocatedCheckpoint,
+  component: string,
+  maxBytes: number,
+): Promise<number> {
   let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.name.endsWith(".json")) continue;
-    // Hugging Face cache snapshots link files into blobs/: stat follows the link to the real size.
-    const info = await stat(path.join(dir, entry.name)).catch(() => null);
-    if (info?.isFile()) total += info.size;
+  let entries: string[];
+  try {
+    entries = await readdir(path.join(checkpoint.dir, component));
+  } catch {
+    throw new ModelLoadError(checkpoint.id, component, `the folder ${component}/ is missing`);
+  }
+  for (const name of entries) {
+    const info = await stat(await checkpointFile(checkpoint, `${component}/${name}`));
+    if (!info.isFile()) continue;
+    if (info.size > maxBytes) {
+      throw new ModelLoadError(
+        checkpoint.id,
+        component,
+        `${component}/${name} is larger than ${maxBytes} bytes`,
+      );
+    }
+    if (!name.endsWith(".json")) total += info.size;
   }
   return total;
+}
+
+/** Removes server paths from a library's error message: the checkpoint's folders, then any absolute path. */
+export function scrubPaths(message: string, checkpoint: LocatedCheckpoint): string {
+  let out = message;
+  for (const dir of [checkpoint.dir, checkpoint.root].filter((d): d is string => Boolean(d))) {
+    out = out.replaceAll(`${dir}/`, "").replaceAll(dir, ".");
+  }
+  // Whatever absolute path is left (a realpath, a blob): keep its last component only.
+  return out.replace(/(?:\/[^\s/"'`:]+){2,}/g, (p) => `…/${path.basename(p)}`);
 }

@@ -1,13 +1,16 @@
 /**
- * Stage 4: latents → images. Divides by the VAE scaling factor, decodes the whole batch, and maps the decoder's
+ * Stage 4: latents → images. Divides by the VAE scaling factor, decodes image by image, and maps the decoder's
  * [−1, 1] NCHW output to NHWC in [0, 1] exactly as diffusers' `VaeImageProcessor.postprocess(output_type="np")`
  * does (`(x / 2 + 0.5).clamp(0, 1)` in float32).
  */
-import { asFloat, type FloatTensor, floatTensor } from "../runtime/tensor.ts";
+import { asFloat, concatBatch, type FloatTensor, floatTensor } from "../runtime/tensor.ts";
 import type { SdComponents } from "./components.ts";
-import type { RunContext } from "./run-context.ts";
+import { type RunContext, throwIfAborted } from "./run-context.ts";
 
-/** Returns NHWC float32 images in [0, 1]. */
+/**
+ * Returns NHWC float32 images in [0, 1]. Images are decoded one at a time (as diffusers' ONNX pipelines do): the
+ * decoder's activations at full resolution dominate peak memory, and a batch of eight would multiply it by eight.
+ */
 export async function decodeLatents(
   c: SdComponents,
   latents: FloatTensor,
@@ -16,11 +19,18 @@ export async function decodeLatents(
   const decoder = await c.graph("vae_decoder");
   const { scalingFactor } = await c.facts();
   const factor = Math.fround(scalingFactor);
-  const scaled = new Float32Array(latents.data.length);
-  for (let i = 0; i < scaled.length; i++) scaled[i] = Math.fround(latents.data[i]! / factor);
   const name = decoder.inputs[0]?.name ?? "latent_sample";
-  const outputs = await decoder.run({ [name]: floatTensor(scaled, latents.dims) }, run.timer);
-  return toNhwcUnit(asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample"));
+  const [batch = 1, ...rest] = latents.dims;
+  const item = latents.data.length / batch;
+  const decoded: FloatTensor[] = [];
+  for (let b = 0; b < batch; b++) {
+    throwIfAborted(run.signal);
+    const scaled = new Float32Array(item);
+    for (let i = 0; i < item; i++) scaled[i] = Math.fround(latents.data[b * item + i]! / factor);
+    const outputs = await decoder.run({ [name]: floatTensor(scaled, [1, ...rest]) }, run.timer);
+    decoded.push(asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample"));
+  }
+  return toNhwcUnit(concatBatch(decoded));
 }
 
 /** NCHW in [−1, 1] → NHWC in [0, 1]. */

@@ -59,7 +59,6 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     const next = scheduler.step(noisePred, t, latents.data, latents.dims, run.generator);
     latents = floatTensor(next, latents.dims);
     if (options.afterStep) latents = options.afterStep(latents, i);
-    run.onStep?.(i, timesteps.length);
   }
   return latents;
 }

@@ -16,11 +16,6 @@ export interface EncodedImage {
   readonly seedReproducible: boolean;
 }
 
-/** Which kind of output a VAE encoder graph has. */
-export function encoderKind(outputNames: readonly string[]): "parameters" | "sample" {
-  return outputNames.some((n) => n === "latent_parameters" || n === "moments") ? "parameters" : "sample";
-}
-
 export async function encodeImage(
   c: SdComponents,
   image: FloatTensor,

@@ -8,15 +8,16 @@
 import type { Task } from "../auto-pipeline/resolve.ts";
 import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
 import type { Services } from "../context.ts";
-import { InvalidInputError, UnsupportedPipelineError } from "../errors.ts";
+import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../errors.ts";
 import { encodePngs } from "../image/encode.ts";
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
-import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
-import type { GraphName, SdComponents } from "./components.ts";
-import { type ImageInputValue, readInputImages } from "./input-images.ts";
+import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import type { SdComponents } from "./components.ts";
+import { type ImageInputValue, type InputImages, readInputImages } from "./input-images.ts";
 import type { RunContext } from "./run-context.ts";
 import type { PipelineOutput } from "./setup.ts";
+import { TASK_GRAPHS } from "./support.ts";
 import { runTask } from "./tasks.ts";
 import { type GenerationRequest, validateCommon, validateSize } from "./validate.ts";
 
@@ -40,7 +41,7 @@ export interface Timings {
   readonly totalMs: number;
   /** Waiting for the checkpoint's graphs (0 when already loaded). */
   readonly loadMs: number;
-  /** Reading, decoding and preprocessing input images. */
+  /** Reading and decoding input images (their resizing counts as inference). */
   readonly imageDecodeMs: number;
   /** Prompt encoding, denoising and decoding. */
   readonly inferenceMs: number;
@@ -63,12 +64,6 @@ export interface GenerationResult {
   readonly notes: readonly string[];
   readonly timings: Timings;
 }
-
-const GRAPHS: Record<Task, readonly GraphName[]> = {
-  TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
-  IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
-  INPAINTING: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
-};
 
 export const TASK_FIELD: Record<Task, string> = {
   TEXT_TO_IMAGE: "textToImage",
@@ -95,12 +90,25 @@ export async function generate(
       resolution.family,
     );
   }
-  // Validation is done: from here the request takes (or waits for) a generation slot, then a lease on the
-  // checkpoint's shared components.
+  const decodeStarted = performance.now();
+  const images = await readInputImages(task, input, services.config, prefix);
+  const imageDecodeMs = performance.now() - decodeStarted;
+  // What needs no checkpoint is validated: from here the request takes (or waits for) a generation slot, then a
+  // lease on the checkpoint's shared components.
   return services.admission.run(async () => {
     const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
     try {
-      const job = { task, input, common, strength, pipelineClass: resolution.pipelineClass, started, signal };
+      const job = {
+        task,
+        input,
+        common,
+        strength,
+        images,
+        imageDecodeMs,
+        pipelineClass: resolution.pipelineClass,
+        started,
+        signal,
+      };
       return await runLeased(lease.components, job, services.config);
     } finally {
       lease.release();
@@ -114,6 +122,8 @@ interface Job {
   readonly input: TaskRequest;
   readonly common: ReturnType<typeof validateCommon>;
   readonly strength: number;
+  readonly images: InputImages | undefined;
+  readonly imageDecodeMs: number;
   readonly pipelineClass: string;
   /** performance.now() when the request arrived. */
   readonly started: number;
@@ -122,24 +132,22 @@ interface Job {
 
 async function runLeased(
   components: SdComponents,
-  { task, input, common, strength, pipelineClass, started, signal }: Job,
+  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal }: Job,
   config: Services["config"],
 ): Promise<GenerationResult> {
   const prefix = TASK_FIELD[task];
   const facts = await components.facts();
 
-  const decodeStarted = performance.now();
-  const images = await readInputImages(task, input, facts, config, prefix);
-  const size = validateSize(input, facts, config, prefix, images?.size);
-  const imageDecodeMs = performance.now() - decodeStarted;
+  const size = validateSize(input, facts, config, prefix, images?.defaultSize(facts));
 
-  const loadMs = await timed(() => Promise.all(GRAPHS[task].map((g) => components.graph(g))));
+  checkSchedule(components, input.scheduler ?? undefined, common.numInferenceSteps, prefix);
+  const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
 
   const timer = new RunTimer();
   const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
   const inferenceStarted = performance.now();
   const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
-  const output = await runTask(components, task, params, strength, images?.prepare(size), run);
+  const output = await runTask(components, task, params, strength, images?.prepare(size, facts), run);
   const inferenceMs = performance.now() - inferenceStarted;
 
   const encodeStarted = performance.now();
@@ -181,6 +189,35 @@ function validateStrength(task: Task, strength: number | null | undefined, steps
     );
   }
   return value;
+}
+
+/**
+ * Builds the request's scheduler once before any graph loads, so that a step count the scheduler cannot serve
+ * (LCM past its original_inference_steps, more steps than training timesteps) is a typed error, not a failure
+ * halfway through the run.
+ */
+function checkSchedule(
+  components: SdComponents,
+  override: SchedulerName | undefined,
+  steps: number,
+  prefix: string,
+): void {
+  let scheduler: ReturnType<typeof createScheduler>;
+  try {
+    scheduler = createScheduler({ ...components.schedulerConfig }, override);
+  } catch (error) {
+    if (!override) throw new ModelLoadError(components.id, "scheduler", (error as Error).message);
+    throw new InvalidInputError(
+      `${prefix}.scheduler`,
+      override,
+      `a scheduler this checkpoint's config supports`,
+    );
+  }
+  try {
+    scheduler.setTimesteps(steps);
+  } catch (error) {
+    throw new InvalidInputError(`${prefix}.numInferenceSteps`, String(steps), (error as Error).message);
+  }
 }
 
 function schedulerClass(components: SdComponents, override: SchedulerName | null | undefined): string {

@@ -10,7 +10,7 @@ import { maskedImage, resizeMaskNearest } from "../image/preprocess.ts";
 import { concatBatch, type FloatTensor, floatTensor, repeatInterleave } from "../runtime/tensor.ts";
 import type { SdComponents } from "./components.ts";
 import { decodeLatents } from "./decode.ts";
-import { denoise } from "./denoise.ts";
+import { concatChannels, denoise } from "./denoise.ts";
 import { encodeImage } from "./encode-image.ts";
 import type { ImageTaskOutput } from "./image-to-image.ts";
 import { latentShape, scaleByInitSigma } from "./prepare-latents.ts";
@@ -64,7 +64,7 @@ export async function inpainting(
   const maskedImageLatents = repeatInterleave(maskedEncoded.latents, n);
 
   const double = (t: FloatTensor) => (guidance ? concatBatch([t, t]) : t);
-  const extraChannels = nineChannel ? concatChannelsOf(double(mask), double(maskedImageLatents)) : undefined;
+  const extraChannels = nineChannel ? concatChannels(double(mask), double(maskedImageLatents)) : undefined;
   const afterStep = nineChannel
     ? undefined
     : (current: FloatTensor, i: number): FloatTensor =>
@@ -122,19 +122,4 @@ function blend(
     }
   }
   return floatTensor(out, latents.dims);
-}
-
-function concatChannelsOf(mask: FloatTensor, maskedImageLatents: FloatTensor): FloatTensor {
-  const [batch = 1, , h = 0, w = 0] = mask.dims;
-  const plane = h * w;
-  const cm = maskedImageLatents.dims[1] ?? 4;
-  const out = new Float32Array(batch * (1 + cm) * plane);
-  for (let b = 0; b < batch; b++) {
-    out.set(mask.data.subarray(b * plane, (b + 1) * plane), b * (1 + cm) * plane);
-    out.set(
-      maskedImageLatents.data.subarray(b * cm * plane, (b + 1) * cm * plane),
-      (b * (1 + cm) + 1) * plane,
-    );
-  }
-  return floatTensor(out, [batch, 1 + cm, h, w]);
 }

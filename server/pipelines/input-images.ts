@@ -23,17 +23,20 @@ export interface PreparedImages {
 }
 
 export interface InputImages {
-  /** The default output size: the image's, rounded down to the size multiple. */
-  readonly size: { width: number; height: number };
   readonly notes: readonly string[];
-  prepare(size: { width: number; height: number }): PreparedImages;
+  /** The default output size: the image's, rounded down to what the checkpoint's UNet and VAE need. */
+  defaultSize(facts: ComponentFacts): { width: number; height: number };
+  /** Resizes and normalises for the chosen output size. */
+  prepare(size: { width: number; height: number }, facts: ComponentFacts): PreparedImages;
 }
 
-/** Reads and decodes the task's input images (none for text-to-image). */
+/**
+ * Reads and decodes the task's input images (none for text-to-image). Needs no checkpoint, so a bad image is
+ * refused before the request waits for a slot or loads anything.
+ */
 export async function readInputImages(
   task: Task,
   input: { image?: ImageInputValue | null; maskImage?: ImageInputValue | null },
-  facts: ComponentFacts,
   config: Pick<Config, "maxPixels" | "maxUploadBytes">,
   prefix: string,
 ): Promise<InputImages | undefined> {
@@ -49,20 +52,14 @@ export async function readInputImages(
       maxPixels: config.maxPixels,
     });
   }
-  const multiple = facts.sizeMultiple;
-  const size = {
-    width: image.width - (image.width % multiple),
-    height: image.height - (image.height % multiple),
-  };
-  const notes: string[] = [];
-  if (mask) {
-    const note = maskAspectNote(image, mask);
-    if (note) notes.push(note);
-  }
+  const note = mask ? maskAspectNote(image, mask) : null;
   return {
-    size,
-    notes,
-    prepare: (target) => prepareImages(image, mask, target, facts.vaeScaleFactor, prefix),
+    notes: note ? [note] : [],
+    defaultSize: ({ sizeMultiple }) => ({
+      width: image.width - (image.width % sizeMultiple),
+      height: image.height - (image.height % sizeMultiple),
+    }),
+    prepare: (target, facts) => prepareImages(image, mask, target, facts.vaeScaleFactor, prefix),
   };
 }
 

@@ -58,8 +58,9 @@ export class PipelineCache {
     );
   }
 
+  /** Whether the checkpoint is loaded (a load still in progress does not count). */
   has(checkpoint: LocatedCheckpoint): boolean {
-    return this.entries.has(this.keyOf(checkpoint));
+    return this.entries.get(this.keyOf(checkpoint))?.components !== undefined;
   }
 
   /**
@@ -76,7 +77,7 @@ export class PipelineCache {
       released = true;
       entry.inUse -= 1;
       entry.lastUsedAt = new Date();
-      if (entry.retired && entry.inUse === 0) void this.disposeEntry(entry);
+      if (entry.retired && entry.inUse === 0) this.disposeLater(entry);
       else this.evict();
     };
     try {
@@ -121,18 +122,22 @@ export class PipelineCache {
 
   /**
    * Enforces the budgets: while over `cacheMaxModels` checkpoints or `cacheMaxBytes` weight bytes, releases the
-   * least recently used checkpoint that no request is using. Called after every request and load.
+   * least recently used checkpoint that no request is using. Called before a new checkpoint loads (making room
+   * for it), and after every request and load.
    */
-  evict(): void {
+  evict(room = 0): void {
     const idle = () =>
       [...this.entries.values()]
         .filter((entry) => entry.inUse === 0 && entry.components)
         .sort((a, b) => a.lastUsedAt.getTime() - b.lastUsedAt.getTime());
-    while (this.entries.size > this.config.cacheMaxModels || this.totalBytes() > this.config.cacheMaxBytes) {
+    while (
+      this.entries.size + room > this.config.cacheMaxModels ||
+      this.totalBytes() > this.config.cacheMaxBytes
+    ) {
       const victim = idle()[0];
       if (!victim) return; // everything is in use: over budget until a request ends
       this.entries.delete(victim.key);
-      void this.disposeEntry(victim);
+      this.disposeLater(victim);
     }
   }
 
@@ -146,6 +151,8 @@ export class PipelineCache {
     const key = this.keyOf(checkpoint);
     const existing = this.entries.get(key);
     if (existing) return existing;
+    // Make room first, so that the peak is the budget rather than the budget plus the newcomer.
+    this.evict(1);
     this.loadCounts.set(key, (this.loadCounts.get(key) ?? 0) + 1);
     const promise = SdComponents.open(checkpoint, modelIndex, this.config);
     const entry: Entry = {
@@ -161,6 +168,7 @@ export class PipelineCache {
     promise.then(
       (components) => {
         entry.components = components;
+        this.evict();
       },
       () => {
         // A failed load is forgotten so that the next request loads again.
@@ -180,6 +188,13 @@ export class PipelineCache {
       lastUsedAt: entry.lastUsedAt,
       inUse: entry.inUse,
     };
+  }
+
+  /** Disposes in the background; a failing release is logged, never an unhandled rejection. */
+  private disposeLater(entry: Entry): void {
+    this.disposeEntry(entry).catch((error) =>
+      console.warn(`autopipe: releasing '${entry.model}' failed:`, error),
+    );
   }
 
   private async disposeEntry(entry: Entry): Promise<void> {

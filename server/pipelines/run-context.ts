@@ -1,7 +1,6 @@
 /**
  * What one pipeline run carries besides its parameters: the seeded generator every random draw comes from (in
- * diffusers' order), the timer that sums `session.run` time, an abort signal checked between steps, and an
- * optional per-step callback.
+ * diffusers' order), the timer that sums `session.run` time, and an abort signal checked between steps.
  */
 import { CancelledError } from "../errors.ts";
 import type { RunTimer } from "../runtime/onnx.ts";
@@ -11,8 +10,6 @@ export interface RunContext {
   readonly generator: TorchGenerator;
   readonly timer: RunTimer;
   readonly signal?: AbortSignal;
-  /** Called after each denoising step with the 0-based step index and the step count. */
-  readonly onStep?: (step: number, steps: number) => void;
 }
 
 /** Throws CancelledError between steps when the run's signal is aborted (the client went away). */

@@ -6,8 +6,10 @@
 import { readFile, stat } from "node:fs/promises";
 import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
-import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
+import { parsePythonJson } from "../checkpoints/python-json.ts";
+import { schedulerNameOf } from "../schedulers/registry.ts";
+import type { GraphName } from "./components.ts";
 
 export interface Runnability {
   readonly runnable: boolean;
@@ -27,7 +29,7 @@ export const RUNNABLE_PIPELINES: ReadonlyMap<string, Task> = new Map<string, Tas
 ]);
 
 /** The ONNX graphs each task needs. */
-const GRAPHS: Record<Task, readonly string[]> = {
+export const TASK_GRAPHS: Readonly<Record<Task, readonly GraphName[]>> = {
   TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
   IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
   INPAINTING: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
@@ -37,7 +39,6 @@ export type InpaintingMode = "NINE_CHANNEL" | "BLEND";
 
 export async function runnability(
   checkpoint: LocatedCheckpoint,
-  _modelIndex: ModelIndex,
   pipelineClass: string,
   task: Task,
 ): Promise<Runnability> {
@@ -48,10 +49,14 @@ export async function runnability(
   if (RUNNABLE_PIPELINES.get(pipelineClass) !== task) {
     return no(`${pipelineClass} is not executed by this server (only Stable Diffusion ONNX pipelines are)`);
   }
-  for (const graph of GRAPHS[task]) {
+  for (const graph of TASK_GRAPHS[task]) {
     if (!(await exists(checkpoint, `${graph}/model.onnx`))) {
       return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
     }
+  }
+  const schedulerClass = await readSchedulerClass(checkpoint);
+  if (schedulerClass !== null && !schedulerNameOf(schedulerClass)) {
+    return no(`its scheduler ${schedulerClass} is not one this server implements`);
   }
   if (task !== "INPAINTING" && inChannels !== null && inChannels !== 4) {
     return no(`its UNet takes ${inChannels} input channels (an inpainting UNet); use the INPAINTING task`);
@@ -67,6 +72,16 @@ async function exists(checkpoint: LocatedCheckpoint, relative: string): Promise<
     return (await stat(await checkpointFile(checkpoint, relative))).isFile();
   } catch {
     return false;
+  }
+}
+
+async function readSchedulerClass(checkpoint: LocatedCheckpoint): Promise<string | null> {
+  try {
+    const file = await checkpointFile(checkpoint, "scheduler/scheduler_config.json");
+    const config = parsePythonJson(await readFile(file, "utf8")) as { _class_name?: unknown } | null;
+    return typeof config?._class_name === "string" ? config._class_name : null;
+  } catch {
+    return null;
   }
 }
 

@@ -65,12 +65,14 @@ export class OnnxModel {
       try {
         session = await ort.InferenceSession.create(file, { ...base, executionProviders: [provider] });
       } catch (error) {
+        // A graph that does not load on CPU either is broken (its error is the one to report); only when CPU
+        // works was the provider the problem, and then it is skipped from now on.
+        session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
         unavailableProviders.add(provider);
         console.warn(
           `autopipe: execution provider '${provider}' could not load (${firstLine(error)}); using CPU`,
         );
         provider = "cpu";
-        session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
       }
     }
     return new OnnxModel(

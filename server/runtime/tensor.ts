@@ -1,6 +1,6 @@
 /**
  * Plain host tensors (typed array + dims) shared by the runtime and the pipelines, and the few tensor helpers the
- * pipelines need around the graphs: repeating along the batch, concatenating, slicing a batch item.
+ * pipelines need around the graphs: repeating along the batch and concatenating.
  */
 
 export type TensorType = "float32" | "float16" | "int32" | "int64" | "bool" | "uint8";
@@ -56,11 +56,4 @@ export function repeatInterleave(tensor: FloatTensor, times: number): FloatTenso
     for (let r = 0; r < times; r++) out.set(src, (b * times + r) * item);
   }
   return floatTensor(out, [batch * times, ...rest]);
-}
-
-/** Items [start, end) of the batch axis, as a view (no copy). */
-export function sliceBatch(tensor: FloatTensor, start: number, end: number): FloatTensor {
-  const [, ...rest] = tensor.dims;
-  const item = rest.reduce((a, b) => a * b, 1);
-  return floatTensor(tensor.data.subarray(start * item, end * item), [end - start, ...rest]);
 }

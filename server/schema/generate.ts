@@ -1,7 +1,7 @@
 /**
- * The `generate` mutation: one task-tagged input (`@oneOf`), one result union. Text-to-image runs on the Stable
- * Diffusion ONNX pipelines; the image tasks are declared with their final inputs and answer a typed error until
- * they run. Also `schedulers`, the scheduler names a request may pick.
+ * The `generate` mutation: one task-tagged input (`@oneOf`) for text-to-image, image-to-image or inpainting, one
+ * result union; images arrive as multipart uploads or base64. Also `schedulers`, the scheduler names a request
+ * may pick.
  */
 import {
   BusyError,
@@ -120,7 +120,7 @@ const TimingsType = builder.objectRef<Timings>("Timings").implement({
   fields: (t) => ({
     totalMs: t.exposeFloat("totalMs"),
     loadMs: t.exposeFloat("loadMs", { description: "Waiting for the checkpoint's graphs to load." }),
-    imageDecodeMs: t.exposeFloat("imageDecodeMs", { description: "Reading and preprocessing input images." }),
+    imageDecodeMs: t.exposeFloat("imageDecodeMs", { description: "Reading and decoding input images." }),
     inferenceMs: t.exposeFloat("inferenceMs"),
     sessionRunMs: t.exposeFloat("sessionRunMs", { description: "Inside onnxruntime's session.run, summed." }),
     sessionRuns: t.exposeInt("sessionRuns"),

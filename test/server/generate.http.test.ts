@@ -74,6 +74,33 @@ describe("generate over HTTP", () => {
     expect(r.message).toContain(field);
   });
 
+  it("a step count the chosen scheduler cannot serve is an InvalidInputError, checked before the run", async () => {
+    const r = await generate({ scheduler: "LCM", numInferenceSteps: 20, width: 16, height: 16 });
+    expect(r.__typename).toBe("Generation");
+    const refused = await app.gql<{ generate: Result }>(GENERATE, {
+      input: { textToImage: { model: "tiny-sd", prompt: "x", scheduler: "LCM", numInferenceSteps: 60 } },
+    });
+    // AUTOPIPE_MAX_STEPS is 20 here; the LCM limit (original_inference_steps = 50) shows with a larger budget.
+    expect(refused.data!.generate).toMatchObject({
+      __typename: "InvalidInputError",
+      field: "textToImage.numInferenceSteps",
+    });
+    const roomy = createTestApp({ AUTOPIPE_MODELS_DIR: modelsDir });
+    try {
+      const lcm = await roomy.gql<{ generate: Result }>(GENERATE, {
+        input: { textToImage: { model: "tiny-sd", prompt: "x", scheduler: "LCM", numInferenceSteps: 60 } },
+      });
+      expect(lcm.data!.generate).toMatchObject({
+        __typename: "InvalidInputError",
+        field: "textToImage.numInferenceSteps",
+        value: "60",
+      });
+      expect(String(lcm.data!.generate.allowed)).toMatch(/original_inference_steps|50/);
+    } finally {
+      await roomy.close();
+    }
+  });
+
   it("refuses more pixels than AUTOPIPE_MAX_PIXELS", async () => {
     const r = await generate({ width: 256, height: 128 });
     expect(r).toMatchObject({ __typename: "InvalidInputError", field: "textToImage.width×height" });
