@@ -26,7 +26,7 @@ export async function benchImageTasks(): Promise<void> {
     console.log(
       `  session.run (summed)      ${fmt(median(t.map((x) => x.sessionRunMs)))}  (${(share * 100).toFixed(1)} % of it, ${t[0]?.sessionRuns} runs)`,
     );
-    console.log(`  image decode + preprocess ${fmt(median(t.map((x) => x.imageDecodeMs)))}`);
+    console.log(`  image read + decode      ${fmt(median(t.map((x) => x.imageDecodeMs)))}`);
     console.log(`  PNG encode                ${fmt(median(t.map((x) => x.encodeMs)))}\n`);
   }
   await services.dispose();
