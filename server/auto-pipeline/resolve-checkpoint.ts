@@ -28,11 +28,13 @@ export interface CheckpointResolution {
 export async function resolveCheckpoint(
   services: Pick<Services, "locator">,
   model: string,
-  task: Task,
+  taskOrChoice: Task | ((sourceClass: string) => Task),
   options: ResolveOptions = {},
 ): Promise<CheckpointResolution> {
   const checkpoint = await services.locator.locate(model);
   const modelIndex = await readModelIndex(checkpoint);
+  // A caller may pick the task from the checkpoint's own class (warm-up loads what the checkpoint is made for).
+  const task = typeof taskOrChoice === "function" ? taskOrChoice(modelIndex.className) : taskOrChoice;
   const resolution = resolvePipelineClass(modelIndex.className, task, options);
   const { runnable, reason, inpaintingMode } = await runnability(checkpoint, resolution.pipelineClass, task);
   return { model, task, ...resolution, checkpoint, modelIndex, runnable, reason, inpaintingMode };

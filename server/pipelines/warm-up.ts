@@ -6,7 +6,6 @@
 
 import type { Task } from "../auto-pipeline/resolve.ts";
 import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
-import { readModelIndex } from "../checkpoints/model-index.ts";
 import type { Services } from "../context.ts";
 import { UnsupportedPipelineError } from "../errors.ts";
 import type { GraphName } from "./components.ts";
@@ -25,9 +24,7 @@ export async function loadPipeline(
   services: Pick<Services, "locator" | "pipelines">,
   model: string,
 ): Promise<CacheEntryInfo> {
-  const checkpoint = await services.locator.locate(model);
-  const index = await readModelIndex(checkpoint);
-  const resolution = await resolveCheckpoint(services, model, nativeTask(index.className));
+  const resolution = await resolveCheckpoint(services, model, nativeTask);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} cannot be loaded by this server: ${resolution.reason ?? "unsupported"}`,
