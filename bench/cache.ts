@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { generate } from "../server/pipelines/generate.ts";
+import { generate } from "../server/service/generation.ts";
 import { benchServices, liveServer, T2I } from "./setup.ts";
 import { fmt, median, quantile } from "./stats.ts";
 

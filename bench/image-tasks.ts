@@ -3,7 +3,7 @@
  * preprocessing, PNG encoding.
  */
 import type { Task } from "../server/auto-pipeline/resolve.ts";
-import { generate, type TaskRequest } from "../server/pipelines/generate.ts";
+import { generate, type TaskRequest } from "../server/service/generation.ts";
 import { benchServices, I2I, INPAINT } from "./setup.ts";
 import { fmt, median, sample } from "./stats.ts";
 

@@ -4,7 +4,7 @@
  * `naive`: three independent services, each loading tiny-sd for one task.
  * Each task runs three times before measuring, so that allocator and arena growth has settled.
  */
-import { generate } from "../server/pipelines/generate.ts";
+import { generate } from "../server/service/generation.ts";
 import { benchServices, I2I, INPAINT, T2I } from "./setup.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;

@@ -1,7 +1,7 @@
 /**
  * Text-to-image figures: end-to-end time, `session.run` share, overhead, and HTTP against in-process.
  */
-import { generate } from "../server/pipelines/generate.ts";
+import { generate } from "../server/service/generation.ts";
 import { benchServices, liveServer, T2I } from "./setup.ts";
 import { fmt, median, sample } from "./stats.ts";
 

@@ -4,8 +4,8 @@
  */
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
-import { Admission } from "./pipelines/admission.ts";
-import { PipelineCache } from "./pipelines/pipeline-cache.ts";
+import { Admission } from "./service/admission.ts";
+import { PipelineCache } from "./service/pipeline-cache.ts";
 
 export interface Services {
   readonly config: Config;

@@ -12,8 +12,8 @@ import {
   ModelNotFoundError,
   UnsupportedPipelineError,
 } from "../errors.ts";
-import { type GeneratedPng, type GenerationResult, generate, type Timings } from "../pipelines/generate.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { type GeneratedPng, type GenerationResult, generate, type Timings } from "../service/generation.ts";
 import { builder } from "./builder.ts";
 import {
   BusyErrorType,

@@ -9,8 +9,8 @@ import {
   ModelNotFoundError,
   UnsupportedPipelineError,
 } from "../errors.ts";
-import type { CacheEntryInfo } from "../pipelines/pipeline-cache.ts";
-import { loadPipeline, unloadPipeline } from "../pipelines/warm-up.ts";
+import type { CacheEntryInfo } from "../service/pipeline-cache.ts";
+import { loadPipeline, unloadPipeline } from "../service/warm-up.ts";
 import { builder } from "./builder.ts";
 import {
   InvalidInputErrorType,

@@ -2,7 +2,7 @@
  * Checkpoint discovery and AutoPipeline resolution: `enum Task`, `resolvePipeline` (which pipeline class a
  * checkpoint maps to for a task, exactly as diffusers' AutoPipeline) and `models` (the checkpoints found locally).
  */
-import { type CheckpointResolution, resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
+
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import {
   InvalidInputError,
@@ -10,6 +10,7 @@ import {
   ModelNotFoundError,
   UnsupportedPipelineError,
 } from "../errors.ts";
+import { type CheckpointResolution, resolveCheckpoint } from "../service/resolve-checkpoint.ts";
 import { builder } from "./builder.ts";
 import {
   InvalidInputErrorType,

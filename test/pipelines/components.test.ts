@@ -6,12 +6,12 @@ import { cp, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveCheckpoint } from "../../server/auto-pipeline/resolve-checkpoint.ts";
 import { createServices, type Services } from "../../server/context.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { textToImage } from "../../server/pipelines/text-to-image.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
 import { REPO_MODELS, testConfig } from "../helpers/services.ts";
 

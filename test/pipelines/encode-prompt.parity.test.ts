@@ -4,12 +4,12 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveCheckpoint } from "../../server/auto-pipeline/resolve-checkpoint.ts";
 import { createServices, type Services } from "../../server/context.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { encodeText } from "../../server/pipelines/encode-prompt.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { maxAbsDiff, REFERENCE, readFloat32 } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 

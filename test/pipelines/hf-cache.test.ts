@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../server/context.ts";
 import { ModelLoadError } from "../../server/errors.ts";
-import { generate } from "../../server/pipelines/generate.ts";
+import { generate } from "../../server/service/generation.ts";
 import { REPO_MODELS, testConfig } from "../helpers/services.ts";
 
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";

@@ -7,7 +7,6 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
-import { resolveCheckpoint } from "../../server/auto-pipeline/resolve-checkpoint.ts";
 import { createServices, type Services } from "../../server/context.ts";
 import { decodeImage, decodeMask } from "../../server/image/decode.ts";
 import { preprocessImage, preprocessMask } from "../../server/image/preprocess.ts";
@@ -16,6 +15,7 @@ import { imageToImage } from "../../server/pipelines/image-to-image.ts";
 import { inpainting } from "../../server/pipelines/inpainting.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { maxAbsDiff, REFERENCE, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 

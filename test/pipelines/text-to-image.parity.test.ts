@@ -5,13 +5,13 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveCheckpoint } from "../../server/auto-pipeline/resolve-checkpoint.ts";
 import { createServices, type Services } from "../../server/context.ts";
 import { encodePngs } from "../../server/image/encode.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { textToImage } from "../../server/pipelines/text-to-image.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { maxAbsDiff, REFERENCE_NEXT, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 

@@ -2,11 +2,12 @@
  * From a model id and a task to a pipeline resolution: find the checkpoint, read its model_index.json, map its
  * `_class_name` through diffusers' AutoPipeline tables, and say whether this server can run the result.
  */
+
+import { type ResolveOptions, resolvePipelineClass, type Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
 import type { Services } from "../context.ts";
-import { type InpaintingMode, runnability } from "../pipelines/support.ts";
-import { type ResolveOptions, resolvePipelineClass, type Task } from "./resolve.ts";
+import { type InpaintingMode, runnability } from "./runnability.ts";
 
 export interface CheckpointResolution {
   readonly model: string;

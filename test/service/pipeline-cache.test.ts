@@ -7,10 +7,10 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { resolveCheckpoint } from "../../server/auto-pipeline/resolve-checkpoint.ts";
 import { createServices, type Services } from "../../server/context.ts";
 import { BusyError, ModelLoadError } from "../../server/errors.ts";
-import { generate, type TaskRequest } from "../../server/pipelines/generate.ts";
+import { generate, type TaskRequest } from "../../server/service/generation.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { REFERENCE } from "../helpers/reference.ts";
 import { REPO_MODELS, testConfig } from "../helpers/services.ts";
 

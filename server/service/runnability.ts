@@ -8,8 +8,8 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
+import type { GraphName } from "../pipelines/components.ts";
 import { schedulerNameOf } from "../schedulers/registry.ts";
-import type { GraphName } from "./components.ts";
 
 export interface Runnability {
   readonly runnable: boolean;

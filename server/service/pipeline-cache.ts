@@ -10,7 +10,7 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import type { Config } from "../config.ts";
-import { SdComponents } from "./components.ts";
+import { SdComponents } from "../pipelines/components.ts";
 
 export interface CacheEntryInfo {
   /** The model id the checkpoint was first requested by. */

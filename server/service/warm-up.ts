@@ -5,11 +5,11 @@
  */
 
 import type { Task } from "../auto-pipeline/resolve.ts";
-import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
 import type { Services } from "../context.ts";
 import { UnsupportedPipelineError } from "../errors.ts";
-import type { GraphName } from "./components.ts";
+import type { GraphName } from "../pipelines/components.ts";
 import type { CacheEntryInfo } from "./pipeline-cache.ts";
+import { resolveCheckpoint } from "./resolve-checkpoint.ts";
 
 const WARM_GRAPHS: readonly GraphName[] = ["text_encoder", "unet", "vae_decoder"];
 

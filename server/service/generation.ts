@@ -6,20 +6,20 @@
  */
 
 import type { Task } from "../auto-pipeline/resolve.ts";
-import { resolveCheckpoint } from "../auto-pipeline/resolve-checkpoint.ts";
 import type { Services } from "../context.ts";
 import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../errors.ts";
 import { encodePngs } from "../image/encode.ts";
+import type { SdComponents } from "../pipelines/components.ts";
+import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
+import type { RunContext } from "../pipelines/run-context.ts";
+import type { PipelineOutput } from "../pipelines/setup.ts";
+import { runTask } from "../pipelines/tasks.ts";
+import { type GenerationRequest, validateCommon, validateSize } from "../pipelines/validate.ts";
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
-import type { SdComponents } from "./components.ts";
-import { type ImageInputValue, type InputImages, readInputImages } from "./input-images.ts";
-import type { RunContext } from "./run-context.ts";
-import type { PipelineOutput } from "./setup.ts";
-import { TASK_GRAPHS } from "./support.ts";
-import { runTask } from "./tasks.ts";
-import { type GenerationRequest, validateCommon, validateSize } from "./validate.ts";
+import { resolveCheckpoint } from "./resolve-checkpoint.ts";
+import { TASK_GRAPHS } from "./runnability.ts";
 
 export interface TaskRequest extends GenerationRequest {
   readonly model: string;
