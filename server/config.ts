@@ -37,6 +37,10 @@ export interface Config {
   readonly maxConcurrent: number;
   /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
   readonly maxQueue: number;
+  /** How long finished jobs stay readable (`AUTOPIPE_JOB_TTL_SECONDS`, default 900). */
+  readonly jobTtlSeconds: number;
+  /** Finished jobs kept at most; the oldest finished go first (`AUTOPIPE_MAX_JOBS`, default 256). */
+  readonly maxJobs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,6 +64,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
     maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+    jobTtlSeconds: int(env, "AUTOPIPE_JOB_TTL_SECONDS", 900, 0),
+    maxJobs: int(env, "AUTOPIPE_MAX_JOBS", 256, 0),
   });
 }
 

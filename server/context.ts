@@ -5,6 +5,7 @@
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
 import { Admission } from "./service/admission.ts";
+import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
 
 export interface Services {
@@ -14,6 +15,8 @@ export interface Services {
   readonly pipelines: PipelineCache;
   /** How many generations run and wait at once. */
   readonly admission: Admission;
+  /** Generation jobs: submitted, followed, cancelled. `generate` runs through them too. */
+  readonly jobs: JobService;
   dispose(): Promise<void>;
 }
 
@@ -27,11 +30,17 @@ export interface Context {
 export function createServices(config: Config): Services {
   const locator = new CheckpointLocator(config);
   const pipelines = new PipelineCache(config);
+  const admission = new Admission(config.maxConcurrent, config.maxQueue);
+  const jobs = new LocalJobs({ config, admission, pipelines });
   return {
     config,
     locator,
     pipelines,
-    admission: new Admission(config.maxConcurrent, config.maxQueue),
-    dispose: () => pipelines.dispose(),
+    admission,
+    jobs,
+    dispose: async () => {
+      await jobs.dispose();
+      await pipelines.dispose();
+    },
   };
 }

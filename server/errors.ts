@@ -92,6 +92,15 @@ export class CancelledError extends AutopipeError {
   }
 }
 
+/** No job with this id (never submitted, expired, or not visible to the caller). */
+export class JobNotFoundError extends AutopipeError {
+  override name = "JobNotFoundError";
+  override readonly code = "JOB_NOT_FOUND";
+  constructor(readonly id: string) {
+    super(`No job '${id}' (unknown, or finished and expired)`);
+  }
+}
+
 /** Shows a user-supplied value in an error message: quoted, and cut short when long. */
 export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);

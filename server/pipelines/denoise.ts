@@ -8,6 +8,7 @@
 import type { OnnxModel } from "../runtime/onnx.ts";
 import { asFloat, type FloatTensor, floatTensor, type HostTensor } from "../runtime/tensor.ts";
 import type { Scheduler } from "../schedulers/scheduler.ts";
+import { predictedOriginal } from "./preview.ts";
 import { type RunContext, throwIfAborted } from "./run-context.ts";
 
 export interface DenoiseOptions {
@@ -40,7 +41,8 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     const t = timesteps[i]!;
     // 1. The UNet sees [latents; latents] with guidance, scaled by the scheduler (a no-op for DDPM-style ones).
     const doubled = guidance ? repeatBatch(latents.data, 2) : latents.data;
-    let sample = floatTensor(scheduler.scaleModelInput(doubled, t), [modelBatch, ...latents.dims.slice(1)]);
+    const scaled = floatTensor(scheduler.scaleModelInput(doubled, t), [modelBatch, ...latents.dims.slice(1)]);
+    let sample = scaled;
     // 2. Inpainting UNets take 9 channels: [latents(4), mask(1), masked image latents(4)].
     if (options.extraChannels) sample = concatChannels(sample, options.extraChannels);
     // 3. Predict the noise (or v) for the whole batch in one call.
@@ -59,6 +61,12 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     const next = scheduler.step(noisePred, t, latents.data, latents.dims, run.generator);
     latents = floatTensor(next, latents.dims);
     if (options.afterStep) latents = options.afterStep(latents, i);
+    // 6. Report the step; a preview (x̂₀ of the first image) is computed only if someone asks for it.
+    run.onStep?.({
+      step: i + 1,
+      totalSteps: timesteps.length,
+      predictedLatents: () => predictedOriginal(scheduler, noisePred, scaled.data, latents.dims, t),
+    });
   }
   return latents;
 }

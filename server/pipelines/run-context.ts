@@ -1,15 +1,31 @@
 /**
  * What one pipeline run carries besides its parameters: the seeded generator every random draw comes from (in
- * diffusers' order), the timer that sums `session.run` time, and an abort signal checked between steps.
+ * diffusers' order), the timer that sums `session.run` time, an abort signal checked between steps, and a
+ * callback told about every finished denoising step (progress and live previews of submitted jobs).
  */
 import { CancelledError } from "../errors.ts";
 import type { RunTimer } from "../runtime/onnx.ts";
 import type { TorchGenerator } from "../runtime/rng.ts";
+import type { FloatTensor } from "../runtime/tensor.ts";
+
+/** One finished denoising step, as the loop reports it. */
+export interface StepEvent {
+  /** 1 … totalSteps. */
+  readonly step: number;
+  readonly totalSteps: number;
+  /**
+   * The model's current guess of the clean latents (x̂₀) of the first image, [1, C, h, w], computed only when
+   * called: what a preview shows of where the image is heading.
+   */
+  predictedLatents(): FloatTensor;
+}
 
 export interface RunContext {
   readonly generator: TorchGenerator;
   readonly timer: RunTimer;
   readonly signal?: AbortSignal;
+  /** Called synchronously after each scheduler step; must be cheap (defer heavy work). */
+  readonly onStep?: (event: StepEvent) => void;
 }
 
 /** Throws CancelledError between steps when the run's signal is aborted (the client went away). */

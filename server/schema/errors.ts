@@ -9,6 +9,7 @@ import {
   CancelledError,
   InvalidInputError,
   InvalidModelIndexError,
+  JobNotFoundError,
   ModelLoadError,
   ModelNotFoundError,
   UnsupportedPipelineError,
@@ -108,3 +109,8 @@ builder.objectFields(BusyErrorType, (t) => ({
 }));
 
 export const CancelledErrorType = errorRef(CancelledError, "CancelledError");
+
+export const JobNotFoundErrorType = errorRef(JobNotFoundError, "JobNotFoundError");
+builder.objectFields(JobNotFoundErrorType, (t) => ({
+  id: t.id({ resolve: (r) => of(JobNotFoundError)(r).id }),
+}));

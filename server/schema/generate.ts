@@ -3,6 +3,8 @@
  * result union; images arrive as multipart uploads or base64. Also `schedulers`, the scheduler names a request
  * may pick.
  */
+
+import type { Services } from "../context.ts";
 import {
   BusyError,
   CancelledError,
@@ -13,7 +15,13 @@ import {
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
-import { type GeneratedPng, type GenerationResult, generate, type Timings } from "../service/generation.ts";
+import {
+  type GeneratedPng,
+  type GenerationPlan,
+  type GenerationResult,
+  planGeneration,
+  type Timings,
+} from "../service/generation.ts";
 import { builder } from "./builder.ts";
 import {
   BusyErrorType,
@@ -106,7 +114,7 @@ export const GenerateInput = builder.inputType("GenerateInput", {
   }),
 });
 
-const GeneratedImageType = builder.objectRef<GeneratedPng>("GeneratedImage").implement({
+export const GeneratedImageType = builder.objectRef<GeneratedPng>("GeneratedImage").implement({
   fields: (t) => ({
     width: t.exposeInt("width"),
     height: t.exposeInt("height"),
@@ -161,7 +169,8 @@ export const GenerateResult = builder.unionType("GenerateResult", {
   ],
 });
 
-const EXPECTED = [
+/** The expected failures of a generation, as GenerateResult members. */
+export const GENERATE_ERRORS = [
   CancelledError,
   ModelNotFoundError,
   UnsupportedPipelineError,
@@ -171,20 +180,37 @@ const EXPECTED = [
   BusyError,
 ];
 
+type GenerateInputValue = typeof GenerateInput.$inferInput;
+
+/** The one task a `GenerateInput` names, validated and planned (throws the expected errors). */
+export function planInput(services: Services, input: GenerateInputValue): Promise<GenerationPlan> {
+  if (input.textToImage) return planGeneration(services, "TEXT_TO_IMAGE", input.textToImage);
+  if (input.imageToImage) return planGeneration(services, "IMAGE_TO_IMAGE", input.imageToImage);
+  if (input.inpainting) return planGeneration(services, "INPAINTING", input.inpainting);
+  throw new InvalidInputError("input", "no task", "exactly one of textToImage, imageToImage, inpainting");
+}
+
 builder.mutationField("generate", (t) =>
   t.field({
     type: GenerateResult,
+    description:
+      "Runs one generation and answers when it ends. It is a job like any other (listed by `jobs`); the client " +
+      "going away cancels it. For long generations prefer `submitGeneration` + `jobUpdates`.",
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: (_root, { input }, { services, signal }) =>
       expected(async () => {
-        if (input.textToImage) return generate(services, "TEXT_TO_IMAGE", input.textToImage, signal);
-        if (input.imageToImage) return generate(services, "IMAGE_TO_IMAGE", input.imageToImage, signal);
-        if (input.inpainting) return generate(services, "INPAINTING", input.inpainting, signal);
-        throw new InvalidInputError(
-          "input",
-          "no task",
-          "exactly one of textToImage, imageToImage, inpainting",
-        );
-      }, EXPECTED),
+        const plan = await planInput(services, input);
+        const job = await services.jobs.submit(plan, null);
+        const cancel = () => void services.jobs.cancel(job.id);
+        signal.addEventListener("abort", cancel, { once: true });
+        if (signal.aborted) cancel();
+        try {
+          const ended = await services.jobs.wait(job.id);
+          if (ended.result) return ended.result;
+          throw ended.error;
+        } finally {
+          signal.removeEventListener("abort", cancel);
+        }
+      }, GENERATE_ERRORS),
   }),
 );

@@ -11,14 +11,14 @@ import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../
 import { encodePngs } from "../image/encode.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
-import type { RunContext } from "../pipelines/run-context.ts";
+import { type RunContext, throwIfAborted } from "../pipelines/run-context.ts";
 import type { PipelineOutput } from "../pipelines/setup.ts";
 import { runTask } from "../pipelines/tasks.ts";
 import { type GenerationRequest, validateCommon, validateSize } from "../pipelines/validate.ts";
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
-import { resolveCheckpoint } from "./resolve-checkpoint.ts";
+import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
 import { TASK_GRAPHS } from "./runnability.ts";
 
 export interface TaskRequest extends GenerationRequest {
@@ -71,13 +71,32 @@ export const TASK_FIELD: Record<Task, string> = {
   INPAINTING: "inpainting",
 };
 
-/** Runs one task for a request, or throws one of the expected errors. */
-export async function generate(
-  services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
+/**
+ * A request checked once, up front (diffusers' `check_inputs`): every argument validated, the checkpoint resolved
+ * and found runnable, input images decoded, the size decided against the checkpoint's facts and the schedule
+ * built once to count the steps that will run. What is left can only fail by loading or running the graphs.
+ */
+export interface GenerationPlan {
+  readonly task: Task;
+  readonly input: TaskRequest;
+  readonly common: ReturnType<typeof validateCommon>;
+  readonly strength: number;
+  readonly size: { readonly width: number; readonly height: number };
+  readonly images: InputImages | undefined;
+  readonly imageDecodeMs: number;
+  readonly resolution: CheckpointResolution;
+  /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
+  readonly totalSteps: number;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
+}
+
+/** Validates a request and decides everything that needs no graph; throws one of the expected errors. */
+export async function planGeneration(
+  services: Pick<Services, "config" | "locator" | "pipelines">,
   task: Task,
   input: TaskRequest,
-  signal?: AbortSignal,
-): Promise<GenerationResult> {
+): Promise<GenerationPlan> {
   const started = performance.now();
   const prefix = TASK_FIELD[task];
   const common = validateCommon(input, services.config, prefix);
@@ -93,85 +112,100 @@ export async function generate(
   const decodeStarted = performance.now();
   const images = await readInputImages(task, input, services.config, prefix);
   const imageDecodeMs = performance.now() - decodeStarted;
-  // What needs no checkpoint is validated: from here the request takes (or waits for) a generation slot, then a
-  // lease on the checkpoint's shared components.
-  return services.admission.run(async () => {
-    const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
-    try {
-      const job = {
-        task,
-        input,
-        common,
-        strength,
-        images,
-        imageDecodeMs,
-        pipelineClass: resolution.pipelineClass,
-        started,
-        signal,
-      };
-      return await runLeased(lease.components, job, services.config);
-    } finally {
-      lease.release();
-    }
-  }, signal);
+  // The checkpoint's facts (sizes it accepts, its scheduler) come from its configs: opening it loads no graph.
+  const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
+  try {
+    const facts = await lease.components.facts();
+    const size = validateSize(input, facts, services.config, prefix, images?.defaultSize(facts));
+    const timesteps = checkSchedule(lease.components, input.scheduler ?? undefined, common, prefix);
+    const totalSteps = task === "TEXT_TO_IMAGE" ? timesteps : stepsForStrength(timesteps, common, strength);
+    return { task, input, common, strength, size, images, imageDecodeMs, resolution, totalSteps, started };
+  } finally {
+    lease.release();
+  }
 }
 
-/** A validated request on its way through the pipeline. */
-interface Job {
-  readonly task: Task;
-  readonly input: TaskRequest;
-  readonly common: ReturnType<typeof validateCommon>;
-  readonly strength: number;
-  readonly images: InputImages | undefined;
-  readonly imageDecodeMs: number;
-  readonly pipelineClass: string;
-  /** performance.now() when the request arrived. */
-  readonly started: number;
-  readonly signal: AbortSignal | undefined;
-}
-
-async function runLeased(
-  components: SdComponents,
-  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal }: Job,
-  config: Services["config"],
+/** Runs one task for a request, or throws one of the expected errors: plan, wait for a slot, run. */
+export async function generate(
+  services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
+  task: Task,
+  input: TaskRequest,
+  signal?: AbortSignal,
 ): Promise<GenerationResult> {
-  const prefix = TASK_FIELD[task];
-  const facts = await components.facts();
+  const plan = await planGeneration(services, task, input);
+  return services.admission.run(() => runPlan(services, plan, { signal }), signal);
+}
 
-  const size = validateSize(input, facts, config, prefix, images?.defaultSize(facts));
+/** What a running generation reports to whoever waits for it. */
+export interface RunHooks {
+  /** Aborted → CancelledError at the next step. */
+  readonly signal?: AbortSignal;
+  /** Called after every denoising step (see RunContext.onStep). */
+  readonly onStep?: RunContext["onStep"];
+}
 
-  checkSchedule(components, input.scheduler ?? undefined, common.numInferenceSteps, prefix);
-  const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
+/** Runs a planned request on the checkpoint's shared components (the caller holds a generation slot). */
+export async function runPlan(
+  services: Pick<Services, "config" | "pipelines">,
+  plan: GenerationPlan,
+  hooks: RunHooks = {},
+): Promise<GenerationResult> {
+  const { task, input, common, size, resolution } = plan;
+  throwIfAborted(hooks.signal);
+  const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex, task);
+  try {
+    const components = lease.components;
+    const facts = await components.facts();
+    const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
+    const timer = new RunTimer();
+    const run: RunContext = {
+      generator: new TorchGenerator(common.seed),
+      timer,
+      signal: hooks.signal,
+      onStep: hooks.onStep,
+    };
+    const inferenceStarted = performance.now();
+    const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
+    const prepared = plan.images?.prepare(size, facts);
+    const output = await runTask(components, task, params, plan.strength, prepared, run);
+    const inferenceMs = performance.now() - inferenceStarted;
 
-  const timer = new RunTimer();
-  const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
-  const inferenceStarted = performance.now();
-  const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
-  const output = await runTask(components, task, params, strength, images?.prepare(size, facts), run);
-  const inferenceMs = performance.now() - inferenceStarted;
+    const encodeStarted = performance.now();
+    const pngs = await encodePngs(output.images);
+    const encodeMs = performance.now() - encodeStarted;
+    return {
+      model: input.model,
+      task,
+      pipelineClass: resolution.pipelineClass,
+      scheduler: schedulerClass(components, input.scheduler),
+      seed: common.seed,
+      seedReproducible: output.seedReproducible,
+      images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
+      notes: [...(plan.images?.notes ?? []), ...notesOf(output)],
+      timings: {
+        totalMs: performance.now() - plan.started,
+        loadMs,
+        imageDecodeMs: plan.imageDecodeMs,
+        inferenceMs,
+        sessionRunMs: timer.runMs,
+        sessionRuns: timer.runs,
+        encodeMs,
+      },
+    };
+  } finally {
+    lease.release();
+  }
+}
 
-  const encodeStarted = performance.now();
-  const pngs = await encodePngs(output.images);
-  const encodeMs = performance.now() - encodeStarted;
-  return {
-    model: input.model,
-    task,
-    pipelineClass,
-    scheduler: schedulerClass(components, input.scheduler),
-    seed: common.seed,
-    seedReproducible: output.seedReproducible,
-    images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
-    notes: [...(images?.notes ?? []), ...notesOf(output)],
-    timings: {
-      totalMs: performance.now() - started,
-      loadMs,
-      imageDecodeMs,
-      inferenceMs,
-      sessionRunMs: timer.runMs,
-      sessionRuns: timer.runs,
-      encodeMs,
-    },
-  };
+/** Loop iterations left by img2img/inpaint strength: diffusers' get_timesteps, `timesteps[t_start * order:]`. */
+function stepsForStrength(
+  timesteps: number,
+  common: { numInferenceSteps: number },
+  strength: number,
+): number {
+  const n = common.numInferenceSteps;
+  const init = Math.min(Math.trunc(n * strength), n);
+  return timesteps - Math.max(n - init, 0);
 }
 
 /** strength in (0, 1], and large enough that at least one denoising step remains (diffusers raises there too). */
@@ -199,9 +233,9 @@ function validateStrength(task: Task, strength: number | null | undefined, steps
 function checkSchedule(
   components: SdComponents,
   override: SchedulerName | undefined,
-  steps: number,
+  { numInferenceSteps: steps }: { numInferenceSteps: number },
   prefix: string,
-): void {
+): number {
   let scheduler: ReturnType<typeof createScheduler>;
   try {
     scheduler = createScheduler({ ...components.schedulerConfig }, override);
@@ -218,6 +252,7 @@ function checkSchedule(
   } catch (error) {
     throw new InvalidInputError(`${prefix}.numInferenceSteps`, String(steps), (error as Error).message);
   }
+  return scheduler.timesteps.length;
 }
 
 function schedulerClass(components: SdComponents, override: SchedulerName | null | undefined): string {

@@ -1,0 +1,188 @@
+/**
+ * Generation jobs, in process: submit a planned request and get a job at once; it waits for a generation slot in
+ * the one first-come-first-served queue that `generate` also uses, runs with progress reported per step, and ends
+ * SUCCEEDED, FAILED or CANCELLED. Finished jobs are kept `jobTtlSeconds` and at most `maxJobs` (oldest finished
+ * dropped first), so memory stays bounded. `JobService` is what the GraphQL layer sees; this is its in-process
+ * backend.
+ *
+ * @example
+ * const job = await services.jobs.submit(await planGeneration(services, "TEXT_TO_IMAGE", input), null);
+ * for await (const event of (await services.jobs.updates(job.id, 5))!) console.log(event.job.progress.step);
+ */
+import { Repeater } from "@repeaterjs/repeater";
+import type { Config } from "../config.ts";
+import { CancelledError } from "../errors.ts";
+import type { Admission } from "./admission.ts";
+import { type GenerationPlan, runPlan } from "./generation.ts";
+import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
+import type { PipelineCache } from "./pipeline-cache.ts";
+
+export interface JobFilter {
+  readonly status?: JobStatus | null;
+  /** At most this many, newest first. */
+  readonly first: number;
+  /** Only jobs of this owner (undefined: everyone's). */
+  readonly owner?: string | null;
+}
+
+/** The job operations the API offers, whatever runs the jobs. */
+export interface JobService {
+  /** Queues a planned generation; throws BusyError when the queue is full. */
+  submit(plan: GenerationPlan, owner: string | null): Promise<JobSnapshot>;
+  get(id: string): Promise<JobSnapshot | null>;
+  list(filter: JobFilter): Promise<JobSnapshot[]>;
+  /** Cancels a queued or running job; a finished one is returned unchanged; null when unknown. */
+  cancel(id: string): Promise<JobSnapshot | null>;
+  /**
+   * The job's events: its current state at once, then every status change, queue move and step, ending with the
+   * terminal state. Step events carry a preview every `previewEvery` steps (0: never). Null when unknown.
+   */
+  updates(id: string, previewEvery: number): Promise<AsyncIterable<JobEvent> | null>;
+  /** Resolves with the job's terminal state. */
+  wait(id: string): Promise<JobSnapshot>;
+  dispose(): Promise<void>;
+}
+
+type Deps = {
+  readonly config: Pick<Config, "jobTtlSeconds" | "maxJobs">;
+  readonly admission: Admission;
+  readonly pipelines: PipelineCache;
+} & Parameters<typeof runPlan>[0];
+
+export class LocalJobs implements JobService {
+  /** Insertion order = submission order. */
+  private readonly jobs = new Map<string, Job>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly unlisten: () => void;
+
+  constructor(private readonly deps: Deps) {
+    this.unlisten = deps.admission.onChange(() => {
+      for (const job of this.jobs.values()) job.queueMoved();
+    });
+    this.sweeper = setInterval(() => this.evict(), 10_000);
+    this.sweeper.unref();
+  }
+
+  async submit(plan: GenerationPlan, owner: string | null): Promise<JobSnapshot> {
+    const ticket = this.deps.admission.reserve();
+    const id = crypto.randomUUID();
+    const job = new Job(id, plan.task, plan.input.model, plan.totalSteps, owner, () => ticket.position());
+    this.jobs.set(id, job);
+    job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
+    // A free slot was taken at once: the job is running from now on.
+    if (ticket.position() === null) job.markRunning();
+    void this.run(job, plan, ticket);
+    this.evict();
+    return job.snapshot();
+  }
+
+  async get(id: string): Promise<JobSnapshot | null> {
+    this.evict();
+    return this.jobs.get(id)?.snapshot() ?? null;
+  }
+
+  async list({ status, first, owner }: JobFilter): Promise<JobSnapshot[]> {
+    this.evict();
+    const out: JobSnapshot[] = [];
+    const all = [...this.jobs.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < first; i--) {
+      const job = all[i]!;
+      if (status && job.status !== status) continue;
+      if (owner !== undefined && job.owner !== owner) continue;
+      out.push(job.snapshot());
+    }
+    return out;
+  }
+
+  async cancel(id: string): Promise<JobSnapshot | null> {
+    const job = this.jobs.get(id);
+    if (!job) return null;
+    if (job.status === "QUEUED") {
+      // The ticket leaves the queue now (abort → ticket.cancel) and the job ends here.
+      job.abort.abort();
+      job.cancelled(new CancelledError());
+    } else if (!job.ended) {
+      // Running: the generation throws CancelledError at its next step and frees its slot.
+      job.abort.abort();
+    }
+    return job.snapshot();
+  }
+
+  async updates(id: string, previewEvery: number): Promise<AsyncIterable<JobEvent> | null> {
+    const job = this.jobs.get(id);
+    if (!job) return null;
+    return new Repeater<JobEvent>(async (push, stop) => {
+      // Snapshot and listen in one tick: nothing can happen in between.
+      const first = job.snapshot();
+      if (job.ended) {
+        await push({ job: first, preview: null });
+        stop();
+        return;
+      }
+      const unlisten = job.listen({
+        wantsPreview: (step) => previewEvery > 0 && step > 0 && step % previewEvery === 0,
+        publish: (event) => {
+          void push(event);
+          if (event.job.status !== "QUEUED" && event.job.status !== "RUNNING") stop();
+        },
+      });
+      await push({ job: first, preview: null });
+      await stop;
+      unlisten();
+    });
+  }
+
+  async wait(id: string): Promise<JobSnapshot> {
+    const job = this.jobs.get(id);
+    if (!job) throw new Error(`unknown job ${id}`);
+    return job.done;
+  }
+
+  async dispose(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.unlisten();
+    const pending = [...this.jobs.values()].filter((job) => !job.ended);
+    for (const job of pending) job.abort.abort();
+    await Promise.all(pending.map((job) => job.done));
+  }
+
+  private async run(job: Job, plan: GenerationPlan, ticket: ReturnType<Admission["reserve"]>): Promise<void> {
+    try {
+      await ticket.ready;
+    } catch (error) {
+      job.cancelled(error);
+      return;
+    }
+    try {
+      if (job.abort.signal.aborted) throw new CancelledError();
+      if (job.status === "QUEUED") job.markRunning();
+      const result = await runPlan(this.deps, plan, {
+        signal: job.abort.signal,
+        onStep: (event) => job.stepped(event),
+      });
+      job.succeed(result);
+    } catch (error) {
+      if (error instanceof CancelledError) job.cancelled(error);
+      else job.fail(error);
+    } finally {
+      ticket.release();
+      this.evict();
+    }
+  }
+
+  /** Drops finished jobs past their TTL, then the oldest finished ones beyond `maxJobs`. */
+  private evict(): void {
+    const { jobTtlSeconds, maxJobs } = this.deps.config;
+    const cutoff = Date.now() - jobTtlSeconds * 1000;
+    const finished: Job[] = [];
+    for (const job of this.jobs.values()) {
+      const at = job.finishedAt;
+      if (at === null) continue;
+      if (at <= cutoff) this.jobs.delete(job.id);
+      else finished.push(job);
+    }
+    if (finished.length <= maxJobs) return;
+    finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
+    for (const job of finished.slice(0, finished.length - maxJobs)) this.jobs.delete(job.id);
+  }
+}
