@@ -1,12 +1,19 @@
 /**
  * The typed autopipe client: `createClient({ url })` returns one method per operation of client/operations,
  * typed by the generated documents. Results are the schema's unions, discriminated on `__typename`; transport and
- * GraphQL errors throw `ClientError`. Uses only `fetch`, so it runs in Node 20+ and browsers.
+ * GraphQL errors throw `ClientError`. Uses only `fetch` (and graphql-sse for subscriptions), so it runs in Node 20+
+ * and browsers.
  *
  * @example
  * const client = createClient({ url: "http://localhost:4000/graphql" });
  * const r = await client.resolvePipeline({ model: "tiny-sd", task: "TEXT_TO_IMAGE" });
  * if (r.__typename === "PipelineResolution") console.log(r.pipelineClass);
+ *
+ * // A long generation with progress and live previews:
+ * const result = await client.generate(
+ *   { textToImage: { model: "tiny-sd", prompt: "a cat", seed: 1 } },
+ *   { onProgress: (job, preview) => console.log(job.progress.step, "/", job.progress.totalSteps) },
+ * );
  */
 import { ClientError, type GraphQLErrorLike } from "./errors.ts";
 import type { TypedDocumentString } from "./generated/graphql.ts";
@@ -28,6 +35,7 @@ import {
   UnloadPipelineDocument,
   type UnloadPipelineMutation,
 } from "./generated/graphql.ts";
+import { type JobsApi, jobsApi } from "./jobs.ts";
 import { multipartBody } from "./multipart.ts";
 
 export { ClientError } from "./errors.ts";
@@ -78,6 +86,8 @@ export function createClient(options: ClientOptions) {
     return readResponse<TResult>(response);
   }
 
+  const jobs: JobsApi = jobsApi(options, execute);
+
   return {
     /** Which pipeline class a checkpoint maps to for a task (diffusers' AutoPipeline). */
     async resolvePipeline(variables: ResolvePipelineQueryVariables, init?: { signal?: AbortSignal }) {
@@ -97,9 +107,11 @@ export function createClient(options: ClientOptions) {
      * uploaded as multipart; results come back as base64 PNGs. `seed` is a decimal string: pass it back to
      * reproduce the images.
      */
-    async generate(input: GenerateInput, init?: { signal?: AbortSignal }): Promise<GenerateResult> {
+    async generate(input: GenerateInput, init: GenerateOptions = {}): Promise<GenerateResult> {
+      if (init.onProgress) return jobs.generateWithProgress(input, { ...init, onProgress: init.onProgress });
       return (await execute(GenerateDocument, { input }, init)).generate;
     },
+    ...jobs.methods,
     /** Checkpoints loaded in the server's pipeline cache, most recently used first. */
     async pipelines(init?: { signal?: AbortSignal }): Promise<PipelinesQuery["pipelines"]> {
       return (await execute(PipelinesDocument, {}, init)).pipelines;
@@ -140,6 +152,22 @@ export async function readResponse<TResult>(response: Response): Promise<TResult
   }
   return payload.data;
 }
+
+export interface GenerateOptions {
+  /** Aborting it cancels the generation (with `onProgress`: the job is cancelled and its CancelledError returned). */
+  signal?: AbortSignal;
+  /**
+   * Runs the generation as a job and calls this on every update (queue moves, each denoising step), with a
+   * preview every `previewEvery` steps (default 0: none).
+   */
+  onProgress?: ProgressCallback;
+  /** With `onProgress`: a preview every this many steps (default 0: none). */
+  previewEvery?: number;
+}
+
+export type { JobUpdateResult, JobView, PreviewImage, ProgressCallback } from "./jobs.ts";
+
+import type { ProgressCallback } from "./jobs.ts";
 
 export type ResolvePipelineResult = ResolvePipelineQuery["resolvePipeline"];
 export type GenerateResult = GenerateMutation["generate"];

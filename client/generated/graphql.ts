@@ -75,6 +75,18 @@ export type InpaintingMode =
   /** An inpainting UNet: [latents, mask, masked image latents] at every step. */
   | 'NINE_CHANNEL';
 
+export type JobStatus =
+  /** Cancelled by cancelJob (or its generate client went away): result is CancelledError. */
+  | 'CANCELLED'
+  /** Ended by an error: result is the typed error. */
+  | 'FAILED'
+  /** Waiting for a generation slot (see queuePosition). */
+  | 'QUEUED'
+  /** Denoising (see progress). */
+  | 'RUNNING'
+  /** Done: result is a Generation. */
+  | 'SUCCEEDED';
+
 /** A scheduler to swap in (diffusers' `from_config`: the checkpoint's config keys carry over). */
 export type SchedulerName =
   /** DDIMScheduler */
@@ -120,6 +132,33 @@ export type TextToImageInput = {
   width?: number | null | undefined;
 };
 
+type GenerateResultFields_BusyError_Fragment = { __typename: 'BusyError', message: string, retryAfterMs: number };
+
+type GenerateResultFields_CancelledError_Fragment = { __typename: 'CancelledError', message: string };
+
+type GenerateResultFields_Generation_Fragment = { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } };
+
+type GenerateResultFields_InvalidInputError_Fragment = { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string };
+
+type GenerateResultFields_InvalidModelIndexError_Fragment = { __typename: 'InvalidModelIndexError', message: string };
+
+type GenerateResultFields_ModelLoadError_Fragment = { __typename: 'ModelLoadError', message: string, model: string, component: string };
+
+type GenerateResultFields_ModelNotFoundError_Fragment = { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> };
+
+type GenerateResultFields_UnsupportedPipelineError_Fragment = { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null };
+
+export type GenerateResultFieldsFragment =
+  | GenerateResultFields_BusyError_Fragment
+  | GenerateResultFields_CancelledError_Fragment
+  | GenerateResultFields_Generation_Fragment
+  | GenerateResultFields_InvalidInputError_Fragment
+  | GenerateResultFields_InvalidModelIndexError_Fragment
+  | GenerateResultFields_ModelLoadError_Fragment
+  | GenerateResultFields_ModelNotFoundError_Fragment
+  | GenerateResultFields_UnsupportedPipelineError_Fragment
+;
+
 export type GenerateMutationVariables = Exact<{
   input: GenerateInput;
 }>;
@@ -134,6 +173,114 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+   };
+
+export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+    | { __typename: 'BusyError', message: string, retryAfterMs: number }
+    | { __typename: 'CancelledError', message: string }
+    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'InvalidModelIndexError', message: string }
+    | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+    | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+   | null };
+
+export type SubmitGenerationMutationVariables = Exact<{
+  input: GenerateInput;
+}>;
+
+
+export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneration:
+    | { __typename: 'BusyError', message: string, retryAfterMs: number }
+    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+        | { __typename: 'BusyError', message: string, retryAfterMs: number }
+        | { __typename: 'CancelledError', message: string }
+        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+        | { __typename: 'InvalidModelIndexError', message: string }
+        | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+        | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+       | null }
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'InvalidModelIndexError', message: string }
+    | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+    | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+   };
+
+export type JobQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+      | { __typename: 'BusyError', message: string, retryAfterMs: number }
+      | { __typename: 'CancelledError', message: string }
+      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+      | { __typename: 'InvalidModelIndexError', message: string }
+      | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+      | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+     | null } | null };
+
+export type JobsQueryVariables = Exact<{
+  status?: JobStatus | null | undefined;
+  first?: number | null | undefined;
+}>;
+
+
+export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+      | { __typename: 'BusyError', message: string, retryAfterMs: number }
+      | { __typename: 'CancelledError', message: string }
+      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+      | { __typename: 'InvalidModelIndexError', message: string }
+      | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+      | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+     | null }> };
+
+export type CancelJobMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type CancelJobMutation = { __typename: 'Mutation', cancelJob:
+    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+        | { __typename: 'BusyError', message: string, retryAfterMs: number }
+        | { __typename: 'CancelledError', message: string }
+        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+        | { __typename: 'InvalidModelIndexError', message: string }
+        | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+        | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+       | null }
+    | { __typename: 'JobNotFoundError', message: string, id: string }
+   };
+
+export type JobUpdatesSubscriptionVariables = Exact<{
+  id: string | number;
+  previewEvery?: number | null | undefined;
+}>;
+
+
+export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'JobNotFoundError', message: string, id: string }
+    | { __typename: 'JobUpdate', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+          | { __typename: 'BusyError', message: string, retryAfterMs: number }
+          | { __typename: 'CancelledError', message: string }
+          | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+          | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+          | { __typename: 'InvalidModelIndexError', message: string }
+          | { __typename: 'ModelLoadError', message: string, model: string, component: string }
+          | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+          | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+         | null }, preview: { __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string } | null }
    };
 
 export type LoadPipelineMutationVariables = Exact<{
@@ -210,37 +357,194 @@ export class TypedDocumentString<TResult, TVariables>
     return this.value;
   }
 }
-
+export const GenerateResultFieldsFragmentDoc = new TypedDocumentString(`
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+    `, {"fragmentName":"GenerateResultFields"}) as unknown as TypedDocumentString<GenerateResultFieldsFragment, unknown>;
+export const JobFieldsFragmentDoc = new TypedDocumentString(`
+    fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}`, {"fragmentName":"JobFields"}) as unknown as TypedDocumentString<JobFieldsFragment, unknown>;
 export const GenerateDocument = new TypedDocumentString(`
     mutation Generate($input: GenerateInput!) {
   generate(input: $input) {
+    ...GenerateResultFields
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}`) as unknown as TypedDocumentString<GenerateMutation, GenerateMutationVariables>;
+export const SubmitGenerationDocument = new TypedDocumentString(`
+    mutation SubmitGeneration($input: GenerateInput!) {
+  submitGeneration(input: $input) {
     __typename
     ... on Error {
       message
     }
-    ... on Generation {
-      model
-      task
-      pipelineClass
-      seedReproducible
-      notes
-      scheduler
-      seed
-      images {
-        width
-        height
-        mimeType
-        base64
-      }
-      timings {
-        totalMs
-        loadMs
-        imageDecodeMs
-        inferenceMs
-        sessionRunMs
-        sessionRuns
-        encodeMs
-      }
+    ... on GenerationJob {
+      ...JobFields
     }
     ... on InvalidInputError {
       field
@@ -264,7 +568,411 @@ export const GenerateDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<GenerateMutation, GenerateMutationVariables>;
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}`) as unknown as TypedDocumentString<SubmitGenerationMutation, SubmitGenerationMutationVariables>;
+export const JobDocument = new TypedDocumentString(`
+    query Job($id: ID!) {
+  job(id: $id) {
+    ...JobFields
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}`) as unknown as TypedDocumentString<JobQuery, JobQueryVariables>;
+export const JobsDocument = new TypedDocumentString(`
+    query Jobs($status: JobStatus, $first: Int) {
+  jobs(status: $status, first: $first) {
+    ...JobFields
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}`) as unknown as TypedDocumentString<JobsQuery, JobsQueryVariables>;
+export const CancelJobDocument = new TypedDocumentString(`
+    mutation CancelJob($id: ID!) {
+  cancelJob(id: $id) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on GenerationJob {
+      ...JobFields
+    }
+    ... on JobNotFoundError {
+      id
+    }
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}`) as unknown as TypedDocumentString<CancelJobMutation, CancelJobMutationVariables>;
+export const JobUpdatesDocument = new TypedDocumentString(`
+    subscription JobUpdates($id: ID!, $previewEvery: Int) {
+  jobUpdates(id: $id, previewEvery: $previewEvery) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on JobUpdate {
+      job {
+        ...JobFields
+      }
+      preview {
+        width
+        height
+        mimeType
+        base64
+      }
+    }
+    ... on JobNotFoundError {
+      id
+    }
+    ... on InvalidInputError {
+      field
+      value
+      allowed
+    }
+  }
+}
+    fragment GenerateResultFields on GenerateResult {
+  __typename
+  ... on Error {
+    message
+  }
+  ... on Generation {
+    model
+    task
+    pipelineClass
+    seedReproducible
+    notes
+    scheduler
+    seed
+    images {
+      width
+      height
+      mimeType
+      base64
+    }
+    timings {
+      totalMs
+      loadMs
+      imageDecodeMs
+      inferenceMs
+      sessionRunMs
+      sessionRuns
+      encodeMs
+    }
+  }
+  ... on InvalidInputError {
+    field
+    value
+    allowed
+  }
+  ... on ModelNotFoundError {
+    model
+    searched
+  }
+  ... on UnsupportedPipelineError {
+    checkpointClass
+    checkpointFamily
+  }
+  ... on ModelLoadError {
+    model
+    component
+  }
+  ... on BusyError {
+    retryAfterMs
+  }
+}
+fragment JobFields on GenerationJob {
+  __typename
+  id
+  status
+  task
+  model
+  queuePosition
+  progress {
+    step
+    totalSteps
+    elapsedMs
+    etaMs
+  }
+  createdAt
+  startedAt
+  finishedAt
+  result {
+    ...GenerateResultFields
+  }
+}`) as unknown as TypedDocumentString<JobUpdatesSubscription, JobUpdatesSubscriptionVariables>;
 export const LoadPipelineDocument = new TypedDocumentString(`
     mutation LoadPipeline($model: String!) {
   loadPipeline(model: $model) {

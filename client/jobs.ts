@@ -1,0 +1,155 @@
+/**
+ * Generation jobs from the client: submit, read, list and cancel over HTTP, and follow one over Server-Sent
+ * Events (GraphQL over SSE, distinct connections, with graphql-sse). `generateWithProgress` ties them together:
+ * submit, follow, return the job's result.
+ */
+import { createClient as createSseClient } from "graphql-sse";
+import { ClientError } from "./errors.ts";
+import {
+  CancelJobDocument,
+  type CancelJobMutation,
+  type GenerateInput,
+  type GenerateResultFieldsFragment,
+  JobDocument,
+  type JobFieldsFragment,
+  type JobStatus,
+  JobsDocument,
+  JobUpdatesDocument,
+  type JobUpdatesSubscription,
+  SubmitGenerationDocument,
+  type SubmitGenerationMutation,
+  type TypedDocumentString,
+} from "./generated/graphql.ts";
+
+export type JobView = JobFieldsFragment;
+export type JobUpdateResult = JobUpdatesSubscription["jobUpdates"];
+export type PreviewImage = NonNullable<Extract<JobUpdateResult, { __typename: "JobUpdate" }>["preview"]>;
+/** Called with the job as of each update; `preview` is set every `previewEvery` steps. */
+export type ProgressCallback = (job: JobView, preview: PreviewImage | null) => void;
+
+type Execute = <TResult, TVariables>(
+  document: TypedDocumentString<TResult, TVariables>,
+  variables: TVariables,
+  init?: { signal?: AbortSignal },
+) => Promise<TResult>;
+
+interface Options {
+  url: string;
+  fetch?: typeof fetch;
+  headers?: Record<string, string>;
+}
+
+const TERMINAL = new Set<JobStatus>(["SUCCEEDED", "FAILED", "CANCELLED"]);
+
+export type JobsApi = ReturnType<typeof jobsApi>;
+
+export function jobsApi(options: Options, execute: Execute) {
+  const sse = createSseClient({
+    url: options.url,
+    fetchFn: options.fetch ?? globalThis.fetch.bind(globalThis),
+    headers: () => options.headers ?? {},
+    // A dropped stream is re-subscribed: its first event is the job's current state, so nothing that matters is lost.
+    retryAttempts: 3,
+  });
+
+  const methods = {
+    /** Validates and queues a generation; answers at once with the job (or the typed error `generate` would give). */
+    async submitGeneration(
+      input: GenerateInput,
+      init?: { signal?: AbortSignal },
+    ): Promise<SubmitGenerationMutation["submitGeneration"]> {
+      return (await execute(SubmitGenerationDocument, { input }, init)).submitGeneration;
+    },
+    /** A job by id; null when unknown or expired. */
+    async job(id: string, init?: { signal?: AbortSignal }): Promise<JobView | null> {
+      return (await execute(JobDocument, { id }, init)).job;
+    },
+    /** Jobs, newest first (default 20). */
+    async jobs(filter: { status?: JobStatus; first?: number } = {}, init?: { signal?: AbortSignal }) {
+      return (await execute(JobsDocument, filter, init)).jobs;
+    },
+    /** Cancels a queued or running job; a finished one comes back unchanged. */
+    async cancelJob(id: string, init?: { signal?: AbortSignal }): Promise<CancelJobMutation["cancelJob"]> {
+      return (await execute(CancelJobDocument, { id }, init)).cancelJob;
+    },
+    /**
+     * Follows a job: its current state first, then every queue move and step, ending with the result. Stopping the
+     * iteration (or aborting `signal`) closes the stream; it never cancels the job.
+     */
+    jobUpdates(
+      id: string,
+      init: { previewEvery?: number; signal?: AbortSignal } = {},
+    ): AsyncIterableIterator<JobUpdateResult> {
+      const iterator = sse.iterate<JobUpdatesSubscription>({
+        query: JobUpdatesDocument.toString(),
+        variables: { id, previewEvery: init.previewEvery ?? 0 },
+      });
+      const onAbort = () => void iterator.return?.();
+      init.signal?.addEventListener("abort", onAbort, { once: true });
+      const next = async (): Promise<IteratorResult<JobUpdateResult>> => {
+        const step = await iterator.next().catch((error: unknown) => {
+          throw new ClientError(`Subscription to job ${id} failed: ${describe(error)}`);
+        });
+        if (step.done) {
+          init.signal?.removeEventListener("abort", onAbort);
+          return { done: true, value: undefined };
+        }
+        if (step.value.errors?.length || !step.value.data) {
+          throw new ClientError(step.value.errors?.map((e) => e.message).join("; ") ?? "empty event", null, [
+            ...(step.value.errors ?? []),
+          ]);
+        }
+        return { done: false, value: step.value.data.jobUpdates };
+      };
+      return {
+        next,
+        async return() {
+          init.signal?.removeEventListener("abort", onAbort);
+          await iterator.return?.();
+          return { done: true, value: undefined };
+        },
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+    },
+  };
+
+  /** Submits, follows and returns the job's result (the same union member `generate` returns). */
+  async function generateWithProgress(
+    input: GenerateInput,
+    {
+      onProgress,
+      previewEvery = 0,
+      signal,
+    }: { onProgress: ProgressCallback; previewEvery?: number; signal?: AbortSignal },
+  ): Promise<GenerateResultFieldsFragment> {
+    const submitted = await methods.submitGeneration(input, { signal });
+    if (submitted.__typename !== "GenerationJob") return submitted as GenerateResultFieldsFragment;
+    const id = submitted.id;
+    const cancel = () => void methods.cancelJob(id).catch(() => undefined);
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const update of methods.jobUpdates(id, { previewEvery })) {
+        if (update.__typename !== "JobUpdate") throw new ClientError(update.message);
+        onProgress(update.job, update.preview ?? null);
+        if (TERMINAL.has(update.job.status) && update.job.result) return update.job.result;
+      }
+      // The stream ended without a result (e.g. an unexpected server error): read the job once more.
+      const job = await methods.job(id);
+      if (job?.result) return job.result;
+      throw new ClientError(`Job ${id} ended without a result`);
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
+  }
+
+  return { methods, generateWithProgress };
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (Array.isArray(error))
+    return error.map((e) => (e as { message?: string }).message ?? String(e)).join("; ");
+  return String(error);
+}
