@@ -8,10 +8,12 @@
  * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
  *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
  *    8 concurrent requests against 8 sequential ones, p50/p95.
+ * 4. Jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchJobs } from "./jobs.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 console.log(
@@ -20,3 +22,4 @@ console.log(
 await benchTextToImage();
 await benchImageTasks();
 await benchCache();
+await benchJobs();

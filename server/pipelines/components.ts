@@ -15,7 +15,7 @@ import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
 import { ModelLoadError } from "../errors.ts";
-import { OnnxModel } from "../runtime/onnx.ts";
+import { type Graph, loadGraph } from "../runtime/graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
@@ -35,7 +35,7 @@ export interface ComponentFacts {
 }
 
 export class SdComponents {
-  private readonly graphs = new Map<GraphName, Promise<OnnxModel>>();
+  private readonly graphs = new Map<GraphName, Promise<Graph>>();
   private readonly graphBytes = new Map<GraphName, number>();
   private factsPromise: Promise<ComponentFacts> | undefined;
 
@@ -74,7 +74,7 @@ export class SdComponents {
   }
 
   /** The graph `name`, loaded once and shared by every task and request. */
-  graph(name: GraphName): Promise<OnnxModel> {
+  graph(name: GraphName): Promise<Graph> {
     let promise = this.graphs.get(name);
     if (!promise) {
       promise = this.loadGraph(name);
@@ -113,14 +113,14 @@ export class SdComponents {
     await Promise.all(loads.map(async (p) => (await p.catch(() => undefined))?.release()));
   }
 
-  private async loadGraph(name: GraphName): Promise<OnnxModel> {
+  private async loadGraph(name: GraphName): Promise<Graph> {
     // Every file of the component folder (graph, external data) must stay inside the checkpoint's root.
     await checkpointFile(this.checkpoint, `${name}/model.onnx`);
     const bytes = await vetComponentFiles(this.checkpoint, name, Number.POSITIVE_INFINITY);
     try {
       // The unresolved path: in a Hugging Face cache snapshot each file links to its own blob, and onnxruntime
       // must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
-      const model = await OnnxModel.load(path.join(this.checkpoint.dir, name, "model.onnx"), {
+      const model = await loadGraph(path.join(this.checkpoint.dir, name, "model.onnx"), {
         provider: this.options.executionProvider,
         threads: this.options.threads,
         // Only the UNet runs in the denoising loop; the others run once per request.

@@ -5,14 +5,14 @@
  * scheduler step (drawing noise from the request's generator where diffusers does). Task-specific work between
  * steps — the 4-channel inpainting blend — comes in through `afterStep`.
  */
-import type { OnnxModel } from "../runtime/onnx.ts";
+import type { Graph } from "../runtime/graph.ts";
 import { asFloat, type FloatTensor, floatTensor, type HostTensor } from "../runtime/tensor.ts";
 import type { Scheduler } from "../schedulers/scheduler.ts";
 import { predictedOriginal } from "./preview.ts";
 import { type RunContext, throwIfAborted } from "./run-context.ts";
 
 export interface DenoiseOptions {
-  readonly unet: OnnxModel;
+  readonly unet: Graph;
   readonly scheduler: Scheduler;
   /** The timesteps to run (all of the scheduler's, or the tail that img2img strength leaves). */
   readonly timesteps: readonly number[];

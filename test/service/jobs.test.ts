@@ -109,9 +109,9 @@ describe("job events", () => {
 
   it("a late subscriber gets the finished job once; a subscriber mid-run starts from the current step", async () => {
     const s = services();
-    const job = await submit(s, t2i({ numInferenceSteps: 20 }));
+    const job = await submit(s, t2i({ numInferenceSteps: 40 }));
     // Join after a few steps: the first event already shows them.
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 6000; i++) {
       if (((await s.jobs.get(job.id))?.progress.step ?? 0) >= 3) break;
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -119,7 +119,7 @@ describe("job events", () => {
     const firstStep = mid[0]!.job.progress.step;
     expect(firstStep).toBeGreaterThanOrEqual(3);
     const steps = mid.filter((e) => e.job.status === "RUNNING").map((e) => e.job.progress.step);
-    expect(steps).toEqual(Array.from({ length: 22 - firstStep }, (_, i) => firstStep + i));
+    expect(steps).toEqual(Array.from({ length: 42 - firstStep }, (_, i) => firstStep + i));
     const late = await collect(s, job.id);
     expect(late).toHaveLength(1);
     expect(late[0]!.job.status).toBe("SUCCEEDED");
@@ -158,7 +158,7 @@ describe("the queue", () => {
     expect((await s.jobs.get(next.id))!.queuePosition).toBe(1);
     expect(s.admission.waiting).toBe(1);
 
-    for (let i = 0; i < 400 && (await s.jobs.get(running.id))!.progress.step < 1; i++)
+    for (let i = 0; i < 6000 && (await s.jobs.get(running.id))!.progress.step < 1; i++)
       await new Promise((r) => setTimeout(r, 5));
     await s.jobs.cancel(running.id);
     const ended = await s.jobs.wait(running.id);

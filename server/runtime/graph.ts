@@ -1,0 +1,131 @@
+/**
+ * ONNX graphs as the pipelines use them: loaded and run on the inference thread (./inference-thread.ts), so the
+ * main thread only copies tensors in and out (hundreds of kilobytes a step) and stays free for HTTP, SSE events
+ * and the control plane while a generation runs. One thread owns every session: weights are held once.
+ *
+ * @example
+ * const unet = await loadGraph("models/tiny-sd/unet/model.onnx", { provider: "cpu", threads: 2 });
+ * const { out_sample } = await unet.run({ sample, timestep, encoder_hidden_states }, timer);
+ */
+import { createRequire } from "node:module";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import type { ExecutionProvider } from "../config.ts";
+import type { Reply, Request } from "./inference-thread.ts";
+import type { RunTimer, SessionOptions, ValueSpec } from "./onnx.ts";
+import type { HostTensor } from "./tensor.ts";
+
+/** A loaded graph: its input/output specs, `run` on host tensors, `release`. */
+export interface Graph {
+  readonly inputs: readonly ValueSpec[];
+  readonly outputs: readonly ValueSpec[];
+  /** The provider in use after any fallback. */
+  readonly provider: ExecutionProvider;
+  input(name: string): ValueSpec | undefined;
+  run(
+    feeds: Readonly<Record<string, HostTensor>>,
+    timer?: RunTimer,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+/** Loads `file` on the inference thread (external data is found next to it by onnxruntime). */
+export async function loadGraph(file: string, options: SessionOptions): Promise<Graph> {
+  const thread = InferenceThread.get();
+  const loaded = (await thread.call({ op: "load", file, options })) as {
+    model: number;
+    inputs: ValueSpec[];
+    outputs: ValueSpec[];
+    provider: ExecutionProvider;
+  };
+  let released = false;
+  return {
+    inputs: loaded.inputs,
+    outputs: loaded.outputs,
+    provider: loaded.provider,
+    input: (name) => loaded.inputs.find((spec) => spec.name === name),
+    async run(feeds, timer, outputNames) {
+      const started = performance.now();
+      const { outputs, runMs } = (await thread.call({
+        op: "run",
+        model: loaded.model,
+        feeds,
+        outputNames,
+      })) as {
+        outputs: Record<string, HostTensor>;
+        runMs: number;
+      };
+      if (timer) {
+        // Time inside session.run, plus the hand-over both ways (which is what the caller waited for).
+        timer.runMs += Math.max(runMs, performance.now() - started);
+        timer.runs += 1;
+      }
+      return outputs;
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await thread.call({ op: "release", model: loaded.model });
+    },
+  };
+}
+
+type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+/** The one worker of the process; kept alive only while calls are pending. */
+class InferenceThread {
+  private static instance: InferenceThread | undefined;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private nextId = 1;
+
+  static get(): InferenceThread {
+    InferenceThread.instance ??= new InferenceThread();
+    return InferenceThread.instance;
+  }
+
+  private constructor() {
+    // Sources run under a TypeScript loader (tsx, vitest): the worker registers tsx first; built JavaScript
+    // starts the compiled entry directly.
+    const typescript = import.meta.url.endsWith(".ts");
+    const entry = new URL(`./inference-thread.${typescript ? "ts" : "js"}`, import.meta.url);
+    const tsx = pathToFileURL(
+      createRequire(import.meta.url)
+        .resolve("tsx/esm/api")
+        .replace(/\.cjs$/, ".mjs"),
+    ).href;
+    const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(entry.href)});`;
+    this.worker = typescript
+      ? new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`))
+      : new Worker(entry);
+    this.worker.unref();
+    this.worker.on("message", (reply: Reply) => {
+      const call = this.pending.get(reply.id);
+      if (!call) return;
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) this.worker.unref();
+      if (reply.ok) call.resolve(reply.value);
+      else call.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+    });
+    this.worker.on("error", (error) => this.failAll(error));
+    this.worker.on("exit", (code) => {
+      this.failAll(new Error(`the inference thread exited (code ${code})`));
+      if (InferenceThread.instance === this) InferenceThread.instance = undefined;
+    });
+  }
+
+  call(request: Call): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...request, id });
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const call of this.pending.values()) call.reject(error);
+    this.pending.clear();
+  }
+}

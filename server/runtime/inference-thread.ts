@@ -1,0 +1,67 @@
+/**
+ * The inference thread: a worker that owns every onnxruntime session of the process. onnxruntime-node loads
+ * graphs and runs them synchronously on the calling thread, so on the main thread each UNet step (seconds at real
+ * size) would stall every HTTP request, SSE event and bare query; here they stall nobody. Messages: `load` a graph
+ * (answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
+ * `release` it. Errors travel back as { name, message }.
+ */
+import { parentPort } from "node:worker_threads";
+import { OnnxModel, RunTimer, type SessionOptions } from "./onnx.ts";
+import type { HostTensor } from "./tensor.ts";
+
+export type Request =
+  | { readonly id: number; readonly op: "load"; readonly file: string; readonly options: SessionOptions }
+  | {
+      readonly id: number;
+      readonly op: "run";
+      readonly model: number;
+      readonly feeds: Readonly<Record<string, HostTensor>>;
+      readonly outputNames?: readonly string[];
+    }
+  | { readonly id: number; readonly op: "release"; readonly model: number };
+
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: { name: string; message: string } };
+
+const models = new Map<number, OnnxModel>();
+let nextModel = 1;
+
+async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
+  if (request.op === "load") {
+    const model = await OnnxModel.load(request.file, request.options);
+    const handle = nextModel++;
+    models.set(handle, model);
+    return {
+      value: { model: handle, inputs: model.inputs, outputs: model.outputs, provider: model.provider },
+      transfer: [],
+    };
+  }
+  const model = models.get(request.model);
+  if (!model) throw new Error(`graph ${request.model} is not loaded`);
+  if (request.op === "release") {
+    models.delete(request.model);
+    await model.release();
+    return { value: null, transfer: [] };
+  }
+  const timer = new RunTimer();
+  const outputs = await model.run(request.feeds, timer, request.outputNames);
+  // Outputs are not needed here any more: hand their buffers over instead of copying them.
+  const transfer = Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer);
+  return { value: { outputs, runMs: timer.runMs }, transfer: [...new Set(transfer)] };
+}
+
+parentPort?.on("message", (request: Request) => {
+  handle(request).then(
+    ({ value, transfer }) =>
+      parentPort?.postMessage({ id: request.id, ok: true, value } satisfies Reply, transfer),
+    (error: unknown) => {
+      const e = error instanceof Error ? error : new Error(String(error));
+      parentPort?.postMessage({
+        id: request.id,
+        ok: false,
+        error: { name: e.name, message: e.message },
+      } satisfies Reply);
+    },
+  );
+});
