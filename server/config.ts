@@ -37,6 +37,12 @@ export interface Config {
   readonly maxConcurrent: number;
   /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
   readonly maxQueue: number;
+  /**
+   * The optimized-graph cache (`AUTOPIPE_CACHE_DIR`, default `./.cache/autopipe`; `off` disables it): fused and
+   * optimized graphs with a private copy of their weights, so that later loads are fast and never read the
+   * checkpoint's own files again.
+   */
+  readonly graphCacheDir: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,6 +66,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
     maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+    graphCacheDir:
+      env.AUTOPIPE_CACHE_DIR?.trim().toLowerCase() === "off"
+        ? undefined
+        : path.resolve(cwd, env.AUTOPIPE_CACHE_DIR || path.join(".cache", "autopipe")),
   });
 }
 

@@ -43,7 +43,10 @@ interface Entry {
   retired: boolean;
 }
 
-export type CacheConfig = Pick<Config, "executionProvider" | "threads" | "cacheMaxBytes" | "cacheMaxModels">;
+export type CacheConfig = Pick<
+  Config,
+  "executionProvider" | "threads" | "cacheMaxBytes" | "cacheMaxModels" | "graphCacheDir"
+>;
 
 export class PipelineCache {
   private readonly entries = new Map<string, Entry>();
