@@ -71,7 +71,10 @@ async function gql(query: string, variables?: Record<string, unknown>) {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await response.json()) as { data?: Record<string, Record<string, unknown>>; errors?: unknown };
+  const body = (await response.json()) as {
+    data?: Record<string, Record<string, unknown>>;
+    errors?: unknown;
+  };
   expect(body.errors).toBeUndefined();
   return body.data!;
 }
