@@ -8,15 +8,23 @@
  * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
  *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
  *    8 concurrent requests against 8 sequential ones, p50/p95.
+ * 4. mid-sd (SD 1.5's structure at reduced width): cold load first vs cached, the UNet step at 512² unfused vs
+ *    fused (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and
+ *    vs PyTorch. `npm run bench -- mid-sd` runs this section alone.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchMidSd } from "./mid-sd.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 console.log(
   `autopipe bench — node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})\n`,
 );
-await benchTextToImage();
-await benchImageTasks();
-await benchCache();
+const only = process.argv[2];
+if (!only || only === "tiny") {
+  await benchTextToImage();
+  await benchImageTasks();
+  await benchCache();
+}
+if (!only || only === "mid-sd") await benchMidSd();
