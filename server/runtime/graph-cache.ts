@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 
 /** Bumped whenever the rewriting changes what it writes: older entries are then never read. */
-export const REWRITE_VERSION = 1;
+export const REWRITE_VERSION = 2;
 
 export const CACHED_MODEL = "model.onnx";
 export const CACHED_DATA = "model.onnx.data";

@@ -1,5 +1,5 @@
 /**
- * The attention rewriter on real exports: every attention of the mid-sd UNet (SD 1.5's structure) is fused,
+ * The attention rewriter on real exports: every attention of the mid-sd UNet (SD 1.5's structure) and VAE is fused,
  * graphs whose softmax is not plain attention (CLIP's causal mask) are left alone, and a block that departs from
  * the pattern (a non-zero bias added to its scores) is skipped while the others are fused. Numerical agreement of
  * fused and original graphs is checked at load time (load-graph.test.ts) and by the mid-sd parity tests.
@@ -31,6 +31,16 @@ describe("fuseAttention", () => {
     expect(graph.node!.some((n) => n.opType === "Softmax")).toBe(false);
     expect(graph.node!.length).toBe(before - report.prunedNodes);
     expect(danglingInputs(graph)).toEqual([]);
+  });
+
+  it("fuses the VAE's mid-block attention (one head, scores upcast to float before the softmax)", () => {
+    for (const component of ["vae_decoder", "vae_encoder"]) {
+      const graph = graphOf(component);
+      expect(fuseAttention(graph)).toMatchObject({ fused: 1, skipped: 0 });
+      const [node] = graph.node!.filter((n) => n.opType === "MultiHeadAttention");
+      expect(Number(node!.attribute!.find((a) => a.name === "num_heads")!.i)).toBe(1);
+      expect(danglingInputs(graph)).toEqual([]);
+    }
   });
 
   it("leaves the text encoder's masked attention alone", () => {

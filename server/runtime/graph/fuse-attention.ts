@@ -7,7 +7,7 @@
  * ```
  * q3 [B,S,C] → Reshape [B,S,h,d] → Transpose(0,2,1,3) → Reshape [B·h,S,d] ─┐
  * k3 [B,L,C] → (same)                           → Transpose(0,2,1) ──────┴ MatMul → Mul(scale) [→ Add(0·…)]
- *   → Softmax(-1) [→ Cast(float)] → MatMul(·, v heads) → Reshape [B,h,S,d] → Transpose(0,2,1,3) → Reshape [B,S,C]
+ *   [→ Cast(float)] → Softmax(-1) [→ Cast(float)] → MatMul(·, v heads) → Reshape [B,h,S,d] → Transpose(0,2,1,3) → Reshape [B,S,C]
  * ```
  * becomes `MultiHeadAttention(q3, k3, v3; num_heads = h, scale)`. Anything else about a match (a real mask added
  * to the scores, a head count that is not a constant, intermediate values read elsewhere) leaves that attention
@@ -98,6 +98,12 @@ function matchAttention(index: GraphIndex, softmax: NodeProto): AttentionMatch |
   // Scores: MatMul(q, kᵀ), optionally scaled, optionally plus a zero bias (torch's baddbmm with beta = 0).
   let scores = softmax.input?.[0];
   let scale: number | undefined;
+  // diffusers' upcast_softmax (the VAE's attention) casts the scores to float first.
+  const upcast = index.producedBy(scores, "Cast");
+  if (upcast) {
+    if (intAttribute(upcast, "to", 0) !== FLOAT) return undefined;
+    scores = upcast.input?.[0];
+  }
   const add = index.producedBy(scores, "Add");
   if (add) {
     const [a, b] = add.input ?? [];
@@ -130,7 +136,7 @@ function matchAttention(index: GraphIndex, softmax: NodeProto): AttentionMatch |
   if (next.opType !== "MatMul" || next.input?.[0] !== probs) return undefined;
   const pv = next;
   // Intermediates must not be read by anything but the pattern.
-  for (const value of [qk.output?.[0], mul?.output?.[0], add?.output?.[0]]) {
+  for (const value of [qk.output?.[0], mul?.output?.[0], add?.output?.[0], upcast?.output?.[0]]) {
     if (value !== undefined && index.dataConsumers(value).length !== 1) return undefined;
   }
   const q = splitHeads(index, qk.input?.[0]);
