@@ -1,25 +1,38 @@
 /**
- * `npm run bench`: performance figures on the bundled tiny checkpoints, printed, never asserted.
+ * `npm run bench`: performance figures, printed, never asserted. `npm run bench -- <section> …` runs only the
+ * named sections.
  *
- * 1. Text-to-image, tiny-sd, 64×64, 10 steps (median of 7 after 2 warm-ups): end-to-end generate time, summed
- *    `session.run` time, overhead share (target < 10 %); the HTTP round trip through the client vs in-process.
- * 2. Image-to-image (tiny-sd) and inpainting (tiny-sd-inpaint), 64×64, 10 steps: end-to-end, session.run
- *    share, image decoding and PNG encoding time.
- * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
- *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
- *    8 concurrent requests against 8 sequential ones, p50/p95.
- * 4. Jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
+ * - tiny: text-to-image on tiny-sd (end-to-end vs session.run, HTTP vs in-process), image-to-image and inpainting,
+ *   and the pipeline cache (memory across the three tasks, cold vs warm, concurrency).
+ * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
+ * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
+ *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchMidSd } from "./mid-sd.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
+const SECTIONS: Record<string, () => Promise<void>> = {
+  tiny: async () => {
+    await benchTextToImage();
+    await benchImageTasks();
+    await benchCache();
+  },
+  jobs: benchJobs,
+  "mid-sd": benchMidSd,
+};
+
+const wanted = process.argv.slice(2);
+for (const name of wanted) {
+  if (!(name in SECTIONS))
+    throw new Error(`unknown bench section '${name}' (sections: ${Object.keys(SECTIONS).join(", ")})`);
+}
 console.log(
   `autopipe bench — node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"})\n`,
 );
-await benchTextToImage();
-await benchImageTasks();
-await benchCache();
-await benchJobs();
+for (const [name, run] of Object.entries(SECTIONS)) {
+  if (wanted.length === 0 || wanted.includes(name)) await run();
+}

@@ -41,6 +41,12 @@ export interface Config {
   readonly jobTtlSeconds: number;
   /** Finished jobs kept at most; the oldest finished go first (`AUTOPIPE_MAX_JOBS`, default 256). */
   readonly maxJobs: number;
+  /**
+   * The optimized-graph cache (`AUTOPIPE_CACHE_DIR`, default `./.cache/autopipe`; `off` disables it): fused and
+   * optimized graphs with a private copy of their weights, so that later loads are fast and never read the
+   * checkpoint's own files again.
+   */
+  readonly graphCacheDir: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -66,6 +72,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
     jobTtlSeconds: int(env, "AUTOPIPE_JOB_TTL_SECONDS", 900, 0),
     maxJobs: int(env, "AUTOPIPE_MAX_JOBS", 256, 0),
+    graphCacheDir:
+      env.AUTOPIPE_CACHE_DIR?.trim().toLowerCase() === "off"
+        ? undefined
+        : path.resolve(cwd, env.AUTOPIPE_CACHE_DIR || path.join(".cache", "autopipe")),
   });
 }
 

@@ -15,7 +15,7 @@ import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
 import { ModelLoadError } from "../errors.ts";
-import { type Graph, loadGraph } from "../runtime/graph.ts";
+import { type Graph, openGraph } from "../runtime/graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
@@ -34,9 +34,13 @@ export interface ComponentFacts {
   readonly sizeMultiple: number;
 }
 
+export type ComponentOptions = Pick<Config, "executionProvider" | "threads" | "graphCacheDir">;
+
 export class SdComponents {
   private readonly graphs = new Map<GraphName, Promise<Graph>>();
   private readonly graphBytes = new Map<GraphName, number>();
+  /** Growth of the process's resident set while each graph loaded. */
+  private readonly residentGrowth = new Map<GraphName, number>();
   private factsPromise: Promise<ComponentFacts> | undefined;
 
   private constructor(
@@ -44,14 +48,14 @@ export class SdComponents {
     readonly modelIndex: ModelIndex,
     readonly tokenizer: ClipTokenizer,
     readonly schedulerConfig: Readonly<Record<string, unknown>>,
-    private readonly options: Pick<Config, "executionProvider" | "threads">,
+    private readonly options: ComponentOptions,
   ) {}
 
   /** Reads tokenizer and scheduler config now; graphs load on first use. */
   static async open(
     checkpoint: LocatedCheckpoint,
     modelIndex: ModelIndex,
-    options: Pick<Config, "executionProvider" | "threads">,
+    options: ComponentOptions,
   ): Promise<SdComponents> {
     const id = checkpoint.id;
     let tokenizer: ClipTokenizer;
@@ -99,6 +103,16 @@ export class SdComponents {
     return total;
   }
 
+  /**
+   * How much the process's resident set grew while the loaded graphs loaded (weights, prepacked copies, session
+   * state). Approximate: another checkpoint loading at the same time is counted too.
+   */
+  residentBytesAfterLoad(): number {
+    let total = 0;
+    for (const bytes of this.residentGrowth.values()) total += bytes;
+    return total;
+  }
+
   facts(): Promise<ComponentFacts> {
     this.factsPromise ??= this.readFacts();
     this.factsPromise.catch(() => (this.factsPromise = undefined));
@@ -110,6 +124,7 @@ export class SdComponents {
     const loads = [...this.graphs.values()];
     this.graphs.clear();
     this.graphBytes.clear();
+    this.residentGrowth.clear();
     await Promise.all(loads.map(async (p) => (await p.catch(() => undefined))?.release()));
   }
 
@@ -120,12 +135,15 @@ export class SdComponents {
     try {
       // The unresolved path: in a Hugging Face cache snapshot each file links to its own blob, and onnxruntime
       // must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
-      const model = await loadGraph(path.join(this.checkpoint.dir, name, "model.onnx"), {
+      const residentBefore = process.memoryUsage.rss();
+      const { model } = await openGraph(path.join(this.checkpoint.dir, name, "model.onnx"), {
         provider: this.options.executionProvider,
         threads: this.options.threads,
         // Only the UNet runs in the denoising loop; the others run once per request.
         hotLoop: name === "unet",
+        cacheDir: this.options.graphCacheDir,
       });
+      this.residentGrowth.set(name, Math.max(0, process.memoryUsage.rss() - residentBefore));
       this.graphBytes.set(name, bytes);
       return model;
     } catch (error) {

@@ -4,7 +4,7 @@
  * and the control plane while a generation runs. One thread owns every session: weights are held once.
  *
  * @example
- * const unet = await loadGraph("models/tiny-sd/unet/model.onnx", { provider: "cpu", threads: 2 });
+ * const { model: unet } = await openGraph("models/tiny-sd/unet/model.onnx", { provider: "cpu", threads: 2 });
  * const { out_sample } = await unet.run({ sample, timestep, encoder_hidden_states }, timer);
  */
 import { createRequire } from "node:module";
@@ -12,7 +12,8 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ExecutionProvider } from "../config.ts";
 import type { Reply, Request } from "./inference-thread.ts";
-import type { RunTimer, SessionOptions, ValueSpec } from "./onnx.ts";
+import type { GraphLoadOptions, GraphLoadReport } from "./load-graph.ts";
+import type { RunTimer, ValueSpec } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
 
 /** A loaded graph: its input/output specs, `run` on host tensors, `release`. */
@@ -30,17 +31,24 @@ export interface Graph {
   release(): Promise<void>;
 }
 
-/** Loads `file` on the inference thread (external data is found next to it by onnxruntime). */
-export async function loadGraph(file: string, options: SessionOptions): Promise<Graph> {
+/**
+ * Loads `file` on the inference thread, as ./load-graph.ts does (the optimized-graph cache where configured;
+ * external data is found next to the file by onnxruntime).
+ */
+export async function openGraph(
+  file: string,
+  options: GraphLoadOptions,
+): Promise<{ model: Graph; report: GraphLoadReport }> {
   const thread = InferenceThread.get();
   const loaded = (await thread.call({ op: "load", file, options })) as {
     model: number;
     inputs: ValueSpec[];
     outputs: ValueSpec[];
     provider: ExecutionProvider;
+    report: GraphLoadReport;
   };
   let released = false;
-  return {
+  const model: Graph = {
     inputs: loaded.inputs,
     outputs: loaded.outputs,
     provider: loaded.provider,
@@ -69,6 +77,7 @@ export async function loadGraph(file: string, options: SessionOptions): Promise<
       await thread.call({ op: "release", model: loaded.model });
     },
   };
+  return { model, report: loaded.report };
 }
 
 type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;

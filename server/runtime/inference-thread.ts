@@ -2,15 +2,16 @@
  * The inference thread: a worker that owns every onnxruntime session of the process. onnxruntime-node loads
  * graphs and runs them synchronously on the calling thread, so on the main thread each UNet step (seconds at real
  * size) would stall every HTTP request, SSE event and bare query; here they stall nobody. Messages: `load` a graph
- * (answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
+ * (through ./load-graph.ts; answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
  * `release` it. Errors travel back as { name, message }.
  */
 import { parentPort } from "node:worker_threads";
-import { OnnxModel, RunTimer, type SessionOptions } from "./onnx.ts";
+import { type GraphLoadOptions, loadGraph } from "./load-graph.ts";
+import { type OnnxModel, RunTimer } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
 
 export type Request =
-  | { readonly id: number; readonly op: "load"; readonly file: string; readonly options: SessionOptions }
+  | { readonly id: number; readonly op: "load"; readonly file: string; readonly options: GraphLoadOptions }
   | {
       readonly id: number;
       readonly op: "run";
@@ -29,11 +30,18 @@ let nextModel = 1;
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.op === "load") {
-    const model = await OnnxModel.load(request.file, request.options);
+    // Through the optimized-graph cache (fusion, verification, onnxruntime's optimizations) where configured.
+    const { model, report } = await loadGraph(request.file, request.options);
     const handle = nextModel++;
     models.set(handle, model);
     return {
-      value: { model: handle, inputs: model.inputs, outputs: model.outputs, provider: model.provider },
+      value: {
+        model: handle,
+        inputs: model.inputs,
+        outputs: model.outputs,
+        provider: model.provider,
+        report,
+      },
       transfer: [],
     };
   }

@@ -19,6 +19,15 @@ export interface ValueSpec {
 export interface SessionOptions {
   readonly provider: ExecutionProvider;
   readonly threads: number;
+  /** onnxruntime's graph optimizations; `disabled` for graphs it optimized already (the cache). Default `all`. */
+  readonly optimization?: "all" | "disabled";
+  /**
+   * Where onnxruntime saves the graph it optimized, with every initializer in `dataFile` beside it (the cache
+   * builds its entries this way).
+   */
+  readonly saveOptimized?: { readonly file: string; readonly dataFile: string };
+  /** Folder of the external data of a graph given as bytes (relative paths in the graph resolve there). */
+  readonly externalDataFolder?: string;
   /**
    * Whether the graph runs many times per request (the UNet, once per step). Such graphs keep onnxruntime's
    * memory arena and memory pattern, which make repeated runs of one shape fast; graphs that run once per request
@@ -37,6 +46,14 @@ export class RunTimer {
 /** Providers that failed to load once: later sessions go straight to CPU (and onnxruntime logs nothing again). */
 const unavailableProviders = new Set<string>();
 
+/** onnxruntime's version (part of the optimized-graph cache's key). */
+export const runtimeVersion: string = ort.env.versions.common;
+
+/** The provider a session for `provider` gets now: CPU once the provider failed to load. */
+export function effectiveProvider(provider: ExecutionProvider): ExecutionProvider {
+  return unavailableProviders.has(provider) ? "cpu" : provider;
+}
+
 /** A loaded ONNX graph. `run` takes and returns host tensors; `release` frees the native session. */
 export class OnnxModel {
   private constructor(
@@ -47,27 +64,43 @@ export class OnnxModel {
     readonly provider: ExecutionProvider,
   ) {}
 
-  /** Loads `file` (external data such as weights.pb / model.onnx_data is found next to it by onnxruntime). */
-  static async load(file: string, options: SessionOptions): Promise<OnnxModel> {
+  /**
+   * Loads a graph from `model`: a file (external data such as weights.pb / model.onnx_data is found next to it
+   * by onnxruntime) or the bytes of one (see `externalDataFolder`).
+   */
+  static async load(model: string | Uint8Array, options: SessionOptions): Promise<OnnxModel> {
+    const config: Record<string, string> = {};
+    if (options.saveOptimized) {
+      config.optimized_model_external_initializers_file_name = options.saveOptimized.dataFile;
+      config.optimized_model_external_initializers_min_size_in_bytes = "1024";
+    }
+    if (options.externalDataFolder)
+      config.model_external_initializers_file_folder_path = options.externalDataFolder;
     const base: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
-      graphOptimizationLevel: "all",
+      graphOptimizationLevel: options.optimization ?? "all",
       logSeverityLevel: 3,
       enableCpuMemArena: options.hotLoop ?? true,
       enableMemPattern: options.hotLoop ?? true,
+      ...(options.saveOptimized ? { optimizedModelFilePath: options.saveOptimized.file } : {}),
+      extra: { session: config },
     };
+    const create = (providers: string[]) =>
+      typeof model === "string"
+        ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
+        : ort.InferenceSession.create(model, { ...base, executionProviders: providers });
     let provider = unavailableProviders.has(options.provider) ? "cpu" : options.provider;
     let session: ort.InferenceSession;
     if (provider === "cpu") {
-      session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
+      session = await create(["cpu"]);
     } else {
       try {
-        session = await ort.InferenceSession.create(file, { ...base, executionProviders: [provider] });
+        session = await create([provider]);
       } catch (error) {
         // A graph that does not load on CPU either is broken (its error is the one to report); only when CPU
         // works was the provider the problem, and then it is skipped from now on.
-        session = await ort.InferenceSession.create(file, { ...base, executionProviders: ["cpu"] });
+        session = await create(["cpu"]);
         unavailableProviders.add(provider);
         console.warn(
           `autopipe: execution provider '${provider}' could not load (${firstLine(error)}); using CPU`,

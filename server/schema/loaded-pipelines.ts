@@ -30,6 +30,16 @@ export const LoadedPipelineType = builder.objectRef<CacheEntryInfo>("LoadedPipel
     tasks: t.field({ type: [TaskEnum], description: "Tasks served so far.", resolve: (p) => [...p.tasks] }),
     components: t.stringList({ description: "ONNX graphs loaded.", resolve: (p) => [...p.components] }),
     bytes: t.exposeFloat("bytes", { description: "Weight bytes held (graphs and external data)." }),
+    residentBytesAfterLoad: t.exposeFloat("residentBytesAfterLoad", {
+      nullable: true,
+      description:
+        "How much the server's resident memory grew while this checkpoint's graphs loaded; null before any loaded.",
+    }),
+    residentBytes: t.exposeFloat("residentBytes", {
+      nullable: true,
+      description:
+        "residentBytesAfterLoad plus the resident memory kept after its last generation (measured when that generation ran alone; null until then).",
+    }),
     loads: t.exposeInt("loads", { description: "How many times this checkpoint was loaded since start." }),
     lastUsedAt: t.string({ description: "ISO 8601.", resolve: (p) => p.lastUsedAt.toISOString() }),
     inUse: t.exposeInt("inUse", { description: "Requests using it right now." }),

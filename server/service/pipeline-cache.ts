@@ -19,6 +19,16 @@ export interface CacheEntryInfo {
   /** Graphs loaded so far (the VAE encoder waits for the first image task). */
   readonly components: readonly string[];
   readonly bytes: number;
+  /**
+   * Growth of the server's resident memory while this checkpoint's graphs loaded (weights as onnxruntime holds
+   * them, prepacked copies, session state); null before any graph loaded.
+   */
+  readonly residentBytesAfterLoad: number | null;
+  /**
+   * `residentBytesAfterLoad` plus what the process kept after this checkpoint's last generation (activation
+   * buffers its sessions retain); null until a generation ran alone (concurrent requests cannot be told apart).
+   */
+  readonly residentBytes: number | null;
   /** How many times this checkpoint was loaded since the server started. */
   readonly loads: number;
   readonly lastUsedAt: Date;
@@ -41,13 +51,20 @@ interface Entry {
   inUse: number;
   /** Removed from the cache while in use: dispose when the last lease ends. */
   retired: boolean;
+  /** Resident memory kept over the last generation that ran alone (see `CacheEntryInfo.residentBytes`). */
+  retainedByGeneration: number | null;
 }
 
-export type CacheConfig = Pick<Config, "executionProvider" | "threads" | "cacheMaxBytes" | "cacheMaxModels">;
+export type CacheConfig = Pick<
+  Config,
+  "executionProvider" | "threads" | "cacheMaxBytes" | "cacheMaxModels" | "graphCacheDir"
+>;
 
 export class PipelineCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loadCounts = new Map<string, number>();
+  /** Leases out across all checkpoints. */
+  private leases = 0;
 
   constructor(private readonly config: CacheConfig) {}
 
@@ -64,17 +81,29 @@ export class PipelineCache {
   }
 
   /**
-   * Takes a lease on the checkpoint's components, loading them on first use. `task` is recorded for `info`.
+   * Takes a lease on the checkpoint's components, loading them on first use. `task` is recorded for `info`; a lease with a task is a generation, whose retained memory `info` reports.
    * The caller must `release()` the lease when its request ends.
    */
   async acquire(checkpoint: LocatedCheckpoint, modelIndex: ModelIndex, task?: Task): Promise<Lease> {
     const entry = this.entryFor(checkpoint, modelIndex);
     entry.inUse += 1;
+    this.leases += 1;
     entry.lastUsedAt = new Date();
+    // Resident memory is measured around a generation (a lease with a task; warm-up has none) only when it is
+    // the only request running anywhere.
+    let alone = this.leases === 1 && task !== undefined;
+    const residentBefore = process.memoryUsage.rss();
+    const loadedBefore = entry.components?.residentBytesAfterLoad() ?? 0;
     let released = false;
     const release = () => {
       if (released) return;
       released = true;
+      alone &&= this.leases === 1;
+      this.leases -= 1;
+      if (alone && entry.components) {
+        const loaded = entry.components.residentBytesAfterLoad() - loadedBefore;
+        entry.retainedByGeneration = Math.max(0, process.memoryUsage.rss() - residentBefore - loaded);
+      }
       entry.inUse -= 1;
       entry.lastUsedAt = new Date();
       if (entry.retired && entry.inUse === 0) this.disposeLater(entry);
@@ -163,6 +192,7 @@ export class PipelineCache {
       lastUsedAt: new Date(),
       inUse: 0,
       retired: false,
+      retainedByGeneration: null,
     };
     this.entries.set(key, entry);
     promise.then(
@@ -179,11 +209,15 @@ export class PipelineCache {
   }
 
   private describe(entry: Entry): CacheEntryInfo {
+    const loaded = entry.components?.loadedGraphs().length ? entry.components.residentBytesAfterLoad() : null;
     return {
       model: entry.model,
       tasks: [...entry.tasks],
       components: entry.components?.loadedGraphs() ?? [],
       bytes: entry.components?.weightBytes() ?? 0,
+      residentBytesAfterLoad: loaded,
+      residentBytes:
+        loaded === null || entry.retainedByGeneration === null ? null : loaded + entry.retainedByGeneration,
       loads: this.loadCounts.get(entry.key) ?? 0,
       lastUsedAt: entry.lastUsedAt,
       inUse: entry.inUse,

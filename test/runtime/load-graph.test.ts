@@ -1,0 +1,78 @@
+/**
+ * Loading through the optimized-graph cache: the first load fuses and verifies (the fused graph within 1e-4 of
+ * the original) and saves; the second is served from the cache with the same outputs; a changed source file or
+ * a damaged cache entry is never served, but rebuilt.
+ */
+import { cp, mkdtemp, readdir, rm, truncate, utimes } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CACHED_DATA, entryDir } from "../../server/runtime/graph-cache.ts";
+import { FUSION_TOLERANCE, loadGraph } from "../../server/runtime/load-graph.ts";
+import type { HostTensor } from "../../server/runtime/tensor.ts";
+import { MID_SD_MODELS } from "../helpers/mid-sd.ts";
+import { maxAbsDiff } from "../helpers/reference.ts";
+
+let dir: string;
+let file: string;
+const cacheDir = () => path.join(dir, "cache");
+const options = () => ({ provider: "cpu" as const, threads: 2, cacheDir: cacheDir() });
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "autopipe-graph-cache-"));
+  await cp(`${MID_SD_MODELS}mid-sd/unet`, path.join(dir, "unet"), { recursive: true });
+  file = path.join(dir, "unet", "model.onnx");
+});
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+const feeds: Record<string, HostTensor> = {
+  sample: {
+    type: "float32",
+    data: Float32Array.from({ length: 4 * 16 * 16 }, (_, i) => Math.sin(i)),
+    dims: [1, 4, 16, 16],
+  },
+  timestep: { type: "float32", data: new Float32Array([321]), dims: [] },
+  encoder_hidden_states: {
+    type: "float32",
+    data: Float32Array.from({ length: 77 * 128 }, (_, i) => Math.cos(i * 0.37)),
+    dims: [1, 77, 128],
+  },
+};
+
+async function outputOf(options: Parameters<typeof loadGraph>[1]) {
+  const { model, report } = await loadGraph(file, options);
+  try {
+    return { report, out: (await model.run(feeds)).out_sample!.data as Float32Array };
+  } finally {
+    await model.release();
+  }
+}
+
+describe("loadGraph with the optimized-graph cache", () => {
+  it("fuses, verifies and saves on the first load, serves the cache on the second, same outputs", async () => {
+    const plain = await outputOf({ provider: "cpu", threads: 2 });
+    const first = await outputOf(options());
+    expect(first.report).toMatchObject({ fromCache: false, fusedAttention: 32 });
+    expect(first.report.verifiedDiff).toBeLessThanOrEqual(FUSION_TOLERANCE);
+    const second = await outputOf(options());
+    expect(second.report).toMatchObject({ fromCache: true, fusedAttention: 32 });
+    expect(second.out).toEqual(first.out);
+    const { diff, scale } = maxAbsDiff(first.out, plain.out);
+    expect(diff).toBeLessThanOrEqual(FUSION_TOLERANCE * Math.max(1, scale));
+  }, 300_000);
+
+  it("rebuilds when the source file changes or the cache entry is damaged", async () => {
+    const entries = async () =>
+      (await readdir(path.join(cacheDir(), "graphs"))).filter((n) => !n.startsWith("."));
+    const [key] = await entries();
+    // A changed source (same bytes, new modification time) has a new identity: a new entry, never the old one.
+    await utimes(file, new Date(), new Date(Date.now() + 5000));
+    expect((await outputOf(options())).report.fromCache).toBe(false);
+    expect(await entries()).toHaveLength(2);
+    // A damaged entry (its weights file cut short) is rebuilt rather than read.
+    const newest = (await entries()).find((name) => name !== key)!;
+    await truncate(path.join(entryDir(cacheDir(), newest), CACHED_DATA), 100);
+    expect((await outputOf(options())).report.fromCache).toBe(false);
+    expect((await outputOf(options())).report.fromCache).toBe(true);
+  }, 300_000);
+});
