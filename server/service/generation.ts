@@ -11,6 +11,11 @@ import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../
 import { encodePngs } from "../image/encode.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
+import {
+  validateXlConditioning,
+  type XlConditioningRequest,
+  xlConditioningNotes,
+} from "../pipelines/micro-conditioning.ts";
 import type { RunContext } from "../pipelines/run-context.ts";
 import type { PipelineOutput } from "../pipelines/setup.ts";
 import { runTask } from "../pipelines/tasks.ts";
@@ -19,9 +24,8 @@ import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { resolveCheckpoint } from "./resolve-checkpoint.ts";
-import { TASK_GRAPHS } from "./runnability.ts";
 
-export interface TaskRequest extends GenerationRequest {
+export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
   readonly model: string;
   readonly scheduler?: SchedulerName | null;
   readonly image?: ImageInputValue | null;
@@ -82,6 +86,7 @@ export async function generate(
   const prefix = TASK_FIELD[task];
   const common = validateCommon(input, services.config, prefix);
   const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
+  const xl = validateXlConditioning(input, prefix);
   const resolution = await resolveCheckpoint(services, input.model, task);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
@@ -103,6 +108,7 @@ export async function generate(
         input,
         common,
         strength,
+        xl,
         images,
         imageDecodeMs,
         pipelineClass: resolution.pipelineClass,
@@ -122,6 +128,8 @@ interface Job {
   readonly input: TaskRequest;
   readonly common: ReturnType<typeof validateCommon>;
   readonly strength: number;
+  /** SDXL's micro-conditioning fields as given (validated). */
+  readonly xl: ReturnType<typeof validateXlConditioning>;
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
   readonly pipelineClass: string;
@@ -132,7 +140,7 @@ interface Job {
 
 async function runLeased(
   components: SdComponents,
-  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal }: Job,
+  { task, input, common, strength, xl, images, imageDecodeMs, pipelineClass, started, signal }: Job,
   config: Services["config"],
 ): Promise<GenerationResult> {
   const prefix = TASK_FIELD[task];
@@ -141,12 +149,12 @@ async function runLeased(
   const size = validateSize(input, facts, config, prefix, images?.defaultSize(facts));
 
   checkSchedule(components, input.scheduler ?? undefined, common.numInferenceSteps, prefix);
-  const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
+  const loadMs = await timed(() => Promise.all(components.taskGraphs(task).map((g) => components.graph(g))));
 
   const timer = new RunTimer();
   const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
   const inferenceStarted = performance.now();
-  const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
+  const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl };
   const output = await runTask(components, task, params, strength, images?.prepare(size, facts), run);
   const inferenceMs = performance.now() - inferenceStarted;
 
@@ -161,7 +169,7 @@ async function runLeased(
     seed: common.seed,
     seedReproducible: output.seedReproducible,
     images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
-    notes: [...(images?.notes ?? []), ...notesOf(output)],
+    notes: [...(images?.notes ?? []), ...xlConditioningNotes(task, facts.xl, xl), ...notesOf(output)],
     timings: {
       totalMs: performance.now() - started,
       loadMs,
