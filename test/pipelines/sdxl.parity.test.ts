@@ -3,7 +3,8 @@
  * 0.6, 4-channel inpainting at 0.8; Euler, seed 0) run through the pipeline API on the bundled optimum-layout
  * checkpoint, all from one loaded checkpoint. Final latents within 1e-3 of their max-abs, images within 1/255,
  * PNGs within one level; and the stages on the way: both text encoders' penultimate states, the UNet's
- * `encoder_hidden_states`, `text_embeds` and `time_ids`.
+ * `encoder_hidden_states`, `text_embeds` and `time_ids`. The reference runs use Euler (the checkpoint's own); the
+ * other schedulers, each checked against diffusers on tiny-sd, run SDXL through the same stages here.
  */
 import { readFileSync } from "node:fs";
 import sharp from "sharp";
@@ -13,12 +14,14 @@ import { decodeImage, decodeMask } from "../../server/image/decode.ts";
 import { encodePngs } from "../../server/image/encode.ts";
 import { preprocessImage, preprocessMask } from "../../server/image/preprocess.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
+import { encodeTextXl } from "../../server/pipelines/encode-prompt.ts";
 import { imageToImage } from "../../server/pipelines/image-to-image.ts";
 import { inpainting } from "../../server/pipelines/inpainting.ts";
 import { prepare } from "../../server/pipelines/setup.ts";
 import { textToImage } from "../../server/pipelines/text-to-image.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
+import { SCHEDULERS, type SchedulerName } from "../../server/schedulers/registry.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { maxAbsDiff, REFERENCE, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
@@ -83,6 +86,27 @@ describe("SDXL parity with diffusers (tiny-sdxl, optimum's layout)", () => {
     expect([...timeIds.data]).toEqual([...ref.array("add_time_ids_unet")]);
   });
 
+  it('with a negative prompt (even "") both encoders run on it instead of zeros; each image gets its rows', async () => {
+    const ref = new ReferenceCase("sdxl_t2i_euler", NEXT);
+    const p = { ...params(ref), negativePrompt: "", numImagesPerPrompt: 2 };
+    const prepared = await prepare(components, p, run(0), "TEXT_TO_IMAGE");
+    const empty = await encodeTextXl(components, "", run(0));
+    const item = empty.promptEmbeds.data.length;
+    expect(prepared.promptEmbeds.dims).toEqual([4, 77, 64]);
+    expect(prepared.promptEmbeds.data.subarray(item, 2 * item)).toEqual(empty.promptEmbeds.data);
+    const pooled = prepared.unetInputs.text_embeds!;
+    expect(pooled.dims).toEqual([4, 32]);
+    expect(pooled.data.subarray(0, 32)).toEqual(empty.pooledEmbeds.data);
+    expect([...empty.pooledEmbeds.data].some((x) => x !== 0)).toBe(true);
+    // The positive rows are the prompt's, as in the reference.
+    const positive = maxAbsDiff(
+      prepared.promptEmbeds.data.subarray(3 * item),
+      ref.array("prompt_embeds_unet").subarray(item),
+    );
+    expect(positive.diff).toBeLessThanOrEqual(1e-4 * positive.scale);
+    expect(prepared.unetInputs.time_ids!.dims).toEqual([4, 6]);
+  });
+
   it("sdxl_t2i_euler", async () => {
     const ref = new ReferenceCase("sdxl_t2i_euler", NEXT);
     await expectParity(ref, await textToImage(components, ref.params(), run(ref.manifest.seed)));
@@ -102,5 +126,17 @@ describe("SDXL parity with diffusers (tiny-sdxl, optimum's layout)", () => {
     const output = await inpainting(components, { ...params(ref), image, mask }, run(ref.manifest.seed));
     expect(output.path).toBe("BLEND");
     await expectParity(ref, output);
+  });
+});
+
+describe("SDXL with every scheduler the server offers", () => {
+  it.each([...SCHEDULERS.keys()])("%s", async (name) => {
+    const ref = new ReferenceCase("sdxl_t2i_euler", NEXT);
+    const p = { ...ref.params(), numInferenceSteps: 4, scheduler: name as SchedulerName };
+    const a = await textToImage(components, p, run(7));
+    expect(a.images.dims).toEqual([1, 64, 64, 3]);
+    expect(a.latents.data.every(Number.isFinite)).toBe(true);
+    // Seeded: the same request gives the same latents, bit for bit.
+    expect((await textToImage(components, p, run(7))).latents.data).toEqual(a.latents.data);
   });
 });
