@@ -4,6 +4,7 @@
  * is cheap: it reads file presence, model_index.json and the UNet config, never loads a graph.
  */
 import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
@@ -64,12 +65,9 @@ export async function runnability(
     }
   }
   for (const slot of modelIndex ? textEncoderSlots(modelIndex) : []) {
-    const dir = slot.tokenizer;
-    if (
-      !(await exists(checkpoint, `${dir}/vocab.json`)) &&
-      !(await exists(checkpoint, `${dir}/tokenizer.json`))
-    ) {
-      return no(`the checkpoint has no '${dir}' files (${dir}/vocab.json and merges.txt, or tokenizer.json)`);
+    // Presence only: whether its files stay inside the checkpoint is the loader's check (a ModelLoadError).
+    if (!(await folderExists(checkpoint, slot.tokenizer))) {
+      return no(`the checkpoint has no '${slot.tokenizer}' folder (the tokenizer of ${slot.graph})`);
     }
   }
   const schedulerClass = await readSchedulerClass(checkpoint);
@@ -95,6 +93,14 @@ function xlRefusal(modelIndex: ModelIndex, task: Task): string | null {
     return "its UNet is conditioned on an aesthetic score (requires_aesthetics_score: a refiner), which StableDiffusionXLPipeline does not pass; use IMAGE_TO_IMAGE or INPAINTING";
   }
   return null;
+}
+
+async function folderExists(checkpoint: LocatedCheckpoint, folder: string): Promise<boolean> {
+  try {
+    return (await stat(path.join(checkpoint.dir, folder))).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function exists(checkpoint: LocatedCheckpoint, relative: string): Promise<boolean> {

@@ -50,6 +50,8 @@ beforeAll(async () => {
   // A checkpoint whose export lacks the second text encoder.
   await cp(path.join(REPO_MODELS, "tiny-sdxl"), path.join(modelsDir, "no-te2"), { recursive: true });
   await rm(path.join(modelsDir, "no-te2", "text_encoder_2", "model.onnx"));
+  await cp(path.join(REPO_MODELS, "tiny-sdxl"), path.join(modelsDir, "no-tokenizer-2"), { recursive: true });
+  await rm(path.join(modelsDir, "no-tokenizer-2", "tokenizer_2"), { recursive: true });
   // A refiner-style model_index.json (requires_aesthetics_score) on tiny-sdxl's base UNet, which takes 6 time ids.
   await cp(path.join(REPO_MODELS, "tiny-sdxl"), path.join(modelsDir, "refiner"), { recursive: true });
   const index = JSON.parse(await readFile(path.join(modelsDir, "refiner", "model_index.json"), "utf8"));
@@ -112,6 +114,13 @@ describe("SDXL resolution", () => {
     expect(await resolve("no-te2", "TEXT_TO_IMAGE")).toMatchObject({
       runnable: false,
       reason: "the checkpoint has no ONNX export of 'text_encoder_2' (text_encoder_2/model.onnx)",
+    });
+  });
+
+  it("a checkpoint without tokenizer_2/ is not runnable, and says so", async () => {
+    expect(await resolve("no-tokenizer-2", "INPAINTING")).toMatchObject({
+      runnable: false,
+      reason: "the checkpoint has no 'tokenizer_2' folder (the tokenizer of text_encoder_2)",
     });
   });
 
