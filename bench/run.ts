@@ -4,6 +4,8 @@
  *
  * - tiny: text-to-image on tiny-sd (end-to-end vs session.run, HTTP vs in-process), image-to-image and inpainting,
  *   and the pipeline cache (memory across the three tasks, cold vs warm, concurrency).
+ * - sdxl: Stable Diffusion XL (tiny-sdxl): text-to-image overhead share, and resident memory after all three tasks
+ *   against text-to-image only.
  * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
@@ -13,6 +15,7 @@ import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMidSd } from "./mid-sd.ts";
+import { benchSdxl } from "./sdxl.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 const SECTIONS: Record<string, () => Promise<void>> = {
@@ -21,6 +24,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     await benchImageTasks();
     await benchCache();
   },
+  sdxl: benchSdxl,
   jobs: benchJobs,
   "mid-sd": benchMidSd,
 };

@@ -25,16 +25,24 @@ export type ImageInput =
   |  { base64?: never;   upload: Blob | Uint8Array; };
 
 export type ImageToImageInput = {
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 6.0). */
+  aestheticScore?: number | null | undefined;
+  /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
+  cropsCoordsTopLeft?: PointInput | null | undefined;
   /** Classifier-free guidance applies when > 1. */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
   /** `name`, `org/name` or `org/name@revision`. */
   model: string;
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
+  negativeAestheticScore?: number | null | undefined;
   /** Default "" (unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
   numInferenceSteps?: number | null | undefined;
+  /** SDXL: diffusers' `original_size` (default: the output size). */
+  originalSize?: SizeInput | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */
   scheduler?: SchedulerName | null | undefined;
@@ -42,11 +50,17 @@ export type ImageToImageInput = {
   seed?: string | number | bigint | null | undefined;
   /** How much to change the image, in (0, 1]. */
   strength?: number | null | undefined;
+  /** SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks). */
+  targetSize?: SizeInput | null | undefined;
   /** Default: the UNet's sample_size × the VAE factor (or the input image's). */
   width?: number | null | undefined;
 };
 
 export type InpaintingInput = {
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 6.0). */
+  aestheticScore?: number | null | undefined;
+  /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
+  cropsCoordsTopLeft?: PointInput | null | undefined;
   /** Classifier-free guidance applies when > 1. */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
@@ -55,16 +69,22 @@ export type InpaintingInput = {
   maskImage: ImageInput;
   /** `name`, `org/name` or `org/name@revision`. */
   model: string;
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
+  negativeAestheticScore?: number | null | undefined;
   /** Default "" (unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
   numInferenceSteps?: number | null | undefined;
+  /** SDXL: diffusers' `original_size` (default: the output size). */
+  originalSize?: SizeInput | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
   strength?: number | null | undefined;
+  /** SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks). */
+  targetSize?: SizeInput | null | undefined;
   /** Default: the UNet's sample_size × the VAE factor (or the input image's). */
   width?: number | null | undefined;
 };
@@ -87,6 +107,12 @@ export type JobStatus =
   /** Done: result is a Generation. */
   | 'SUCCEEDED';
 
+/** A point in pixels from the top left (diffusers' `(top, left)` tuples, named: y = top, x = left). */
+export type PointInput = {
+  x: number;
+  y: number;
+};
+
 /** A scheduler to swap in (diffusers' `from_config`: the checkpoint's config keys carry over). */
 export type SchedulerName =
   /** DDIMScheduler */
@@ -104,6 +130,12 @@ export type SchedulerName =
   /** PNDMScheduler */
   | 'PNDM';
 
+/** A size in pixels (diffusers' `(height, width)` tuples, named). */
+export type SizeInput = {
+  height: number;
+  width: number;
+};
+
 /** What a pipeline does, as diffusers' AutoPipelineFor* classes split it. */
 export type Task =
   /** AutoPipelineForImage2Image */
@@ -114,20 +146,30 @@ export type Task =
   | 'TEXT_TO_IMAGE';
 
 export type TextToImageInput = {
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 6.0). */
+  aestheticScore?: number | null | undefined;
+  /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
+  cropsCoordsTopLeft?: PointInput | null | undefined;
   /** Classifier-free guidance applies when > 1. */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   /** `name`, `org/name` or `org/name@revision`. */
   model: string;
+  /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
+  negativeAestheticScore?: number | null | undefined;
   /** Default "" (unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
   numInferenceSteps?: number | null | undefined;
+  /** SDXL: diffusers' `original_size` (default: the output size). */
+  originalSize?: SizeInput | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
+  /** SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks). */
+  targetSize?: SizeInput | null | undefined;
   /** Default: the UNet's sample_size × the VAE factor (or the input image's). */
   width?: number | null | undefined;
 };

@@ -1,10 +1,12 @@
 /**
  * diffusers' AutoPipeline tables as plain data. Each table maps a family key (diffusers' "model_name", e.g.
  * `stable-diffusion-xl`) to the pipeline class that serves one task for that family, in diffusers' insertion
- * order, exactly as `src/diffusers/pipelines/auto_pipeline.py` of diffusers 0.40 defines them (with the kolors
- * rows that diffusers appends when sentencepiece is installed). Next to them sits a small extension of our own
- * for the ONNX Stable Diffusion classes, which diffusers' tables do not list; it is kept apart so that it can
- * never change how a class that diffusers knows is resolved.
+ * order, exactly as `src/diffusers/pipelines/auto_pipeline.py` of diffusers 0.40.0.dev0 (commit 0039359971)
+ * defines them (with the kolors rows that diffusers appends when sentencepiece is installed). They are
+ * checked against that source by test/auto-pipeline/tables-drift.test.ts, whose fixture
+ * `scripts/extract-auto-pipeline-tables.ts` extracts from diffusers' file. Next to them sits a small
+ * extension of our own for the ONNX Stable Diffusion classes, which diffusers' tables do not list; it is kept
+ * apart so that it can never change how a class that diffusers knows is resolved.
  */
 
 /** A task table: family key → pipeline class name, iterated in diffusers' insertion order. */

@@ -1,7 +1,9 @@
 /**
- * A Stable Diffusion checkpoint's parts, ready to run: tokenizer, scheduler config, the facts read from component
- * configs (VAE factor, scaling factor, UNet sample size and channels), and the four ONNX graphs loaded lazily,
- * each at most once (the promise is cached; a failed load is forgotten so a retry can succeed).
+ * A Stable Diffusion (1.x, 2.x or XL) checkpoint's parts, ready to run: its tokenizers, scheduler config, the facts
+ * read from component configs (VAE factor, scaling factor, UNet sample size and channels, SDXL's conditioning
+ * flags), and the ONNX graphs loaded lazily, each at most once (the promise is cached; a failed load is forgotten so
+ * a retry can succeed). SDXL has two tokenizer + text encoder pairs (`tokenizer`/`text_encoder` and
+ * `tokenizer_2`/`text_encoder_2`; refiners only the second); SD has the first.
  *
  * Two layouts are read: diffusers' ONNX layout (`OnnxRuntimeModel` entries, no component configs, UNet external
  * data in weights.pb) and optimum's (the PyTorch class names, a config.json per component, model.onnx_data). Where
@@ -9,6 +11,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
@@ -19,7 +22,48 @@ import { type Graph, openGraph } from "../runtime/graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
-export type GraphName = "text_encoder" | "unet" | "vae_decoder" | "vae_encoder";
+export type GraphName = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder";
+
+/** A tokenizer and the text encoder it feeds. */
+export interface TextEncoderSlot {
+  readonly tokenizer: "tokenizer" | "tokenizer_2";
+  readonly graph: "text_encoder" | "text_encoder_2";
+}
+
+const TEXT_ENCODER_SLOTS: readonly TextEncoderSlot[] = [
+  { tokenizer: "tokenizer", graph: "text_encoder" },
+  { tokenizer: "tokenizer_2", graph: "text_encoder_2" },
+];
+
+/** Whether the checkpoint is Stable Diffusion XL (two text encoders, pooled embeddings and time ids). */
+export function isXl(modelIndex: ModelIndex): boolean {
+  return modelIndex.className.startsWith("StableDiffusionXL");
+}
+
+/**
+ * The tokenizer + text encoder pairs a checkpoint conditions on, in diffusers' order: those its model_index.json
+ * lists with a class (an SDXL refiner has `text_encoder: [null, null]`). Checkpoints that list neither get the
+ * first pair, as before model_index.json components were read.
+ */
+export function textEncoderSlots(modelIndex: ModelIndex): readonly TextEncoderSlot[] {
+  const listed = (name: string) => modelIndex.components.some((c) => c.name === name && c.className !== null);
+  const slots = TEXT_ENCODER_SLOTS.filter((slot) => listed(slot.graph));
+  return slots.length > 0 ? slots : TEXT_ENCODER_SLOTS.slice(0, 1);
+}
+
+/** The ONNX graphs a task needs on this checkpoint: its text encoders, the UNet, the VAE decoder (and encoder). */
+export function taskGraphs(task: Task, modelIndex: ModelIndex): GraphName[] {
+  const encoders = textEncoderSlots(modelIndex).map((slot) => slot.graph);
+  return [...encoders, "unet", "vae_decoder", ...(task === "TEXT_TO_IMAGE" ? [] : ["vae_encoder" as const])];
+}
+
+/** SDXL's conditioning flags (diffusers' pipeline config in model_index.json) and what its UNet expects. */
+export interface XlFacts {
+  /** `force_zeros_for_empty_prompt` (default true): no negative prompt → zero negative embeddings. */
+  readonly forceZerosForEmptyPrompt: boolean;
+  /** `requires_aesthetics_score` (default false; refiners): img2img/inpaint time ids end in an aesthetic score. */
+  readonly requiresAestheticsScore: boolean;
+}
 
 export interface ComponentFacts {
   /** Pixels per latent cell: 2^(len(vae.block_out_channels) − 1); 8 for real SD, 2 for the bundled tiny ones. */
@@ -32,6 +76,8 @@ export interface ComponentFacts {
   readonly unetInChannels: number;
   /** Width and height must be multiples of this: the VAE factor times the UNet's total downsampling. */
   readonly sizeMultiple: number;
+  /** SDXL's conditioning, null for SD 1.x / 2.x. */
+  readonly xl: XlFacts | null;
 }
 
 export type ComponentOptions = Pick<Config, "executionProvider" | "threads" | "graphCacheDir">;
@@ -46,35 +92,43 @@ export class SdComponents {
   private constructor(
     readonly checkpoint: LocatedCheckpoint,
     readonly modelIndex: ModelIndex,
-    readonly tokenizer: ClipTokenizer,
+    /** The text encoders with their tokenizers, in diffusers' order (SDXL: text_encoder, text_encoder_2). */
+    readonly textEncoders: readonly (TextEncoderSlot & { readonly tokenizerModel: ClipTokenizer })[],
     readonly schedulerConfig: Readonly<Record<string, unknown>>,
     private readonly options: ComponentOptions,
   ) {}
 
-  /** Reads tokenizer and scheduler config now; graphs load on first use. */
+  /** Reads tokenizers and scheduler config now; graphs load on first use. */
   static async open(
     checkpoint: LocatedCheckpoint,
     modelIndex: ModelIndex,
     options: ComponentOptions,
   ): Promise<SdComponents> {
     const id = checkpoint.id;
-    let tokenizer: ClipTokenizer;
-    try {
-      // The tokenizer reads its folder itself: vet every file first (no link out of the checkpoint, no giant).
-      await vetComponentFiles(checkpoint, "tokenizer", MAX_TOKENIZER_FILE_BYTES);
-      tokenizer = await loadClipTokenizer(path.join(checkpoint.dir, "tokenizer"));
-    } catch (error) {
-      if (error instanceof ModelLoadError) throw error;
-      throw new ModelLoadError(id, "tokenizer", scrubPaths(String((error as Error).message), checkpoint));
-    }
+    const textEncoders = await Promise.all(
+      textEncoderSlots(modelIndex).map(async (slot) => ({
+        ...slot,
+        tokenizerModel: await loadTokenizer(checkpoint, slot.tokenizer),
+      })),
+    );
     const schedulerConfig = await readJson(checkpoint, "scheduler/scheduler_config.json");
     if (!schedulerConfig)
       throw new ModelLoadError(id, "scheduler", "scheduler/scheduler_config.json is missing");
-    return new SdComponents(checkpoint, modelIndex, tokenizer, schedulerConfig, options);
+    return new SdComponents(checkpoint, modelIndex, textEncoders, schedulerConfig, options);
   }
 
   get id(): string {
     return this.checkpoint.id;
+  }
+
+  /** The first tokenizer (SD's only one). */
+  get tokenizer(): ClipTokenizer {
+    return this.textEncoders[0]!.tokenizerModel;
+  }
+
+  /** The ONNX graphs `task` needs on this checkpoint. */
+  taskGraphs(task: Task): GraphName[] {
+    return taskGraphs(task, this.modelIndex);
   }
 
   /** The graph `name`, loaded once and shared by every task and request. */
@@ -173,7 +227,19 @@ export class SdComponents {
     const unetBlocks = unet?.block_out_channels;
     const downsampling = Array.isArray(unetBlocks) ? 2 ** (unetBlocks.length - 1) : 8;
     const sizeMultiple = vaeScaleFactor * downsampling;
-    return { vaeScaleFactor, scalingFactor, sampleSize, unetInChannels, sizeMultiple };
+    return { vaeScaleFactor, scalingFactor, sampleSize, unetInChannels, sizeMultiple, xl: this.xlFacts() };
+  }
+
+  private xlFacts(): XlFacts | null {
+    if (!isXl(this.modelIndex)) return null;
+    const flag = (key: string, fallback: boolean) => {
+      const value = this.modelIndex.raw[key];
+      return typeof value === "boolean" ? value : fallback;
+    };
+    return {
+      forceZerosForEmptyPrompt: flag("force_zeros_for_empty_prompt", true),
+      requiresAestheticsScore: flag("requires_aesthetics_score", false),
+    };
   }
 
   /** Runs the decoder on a 1×4×8×8 latent and compares sizes (layouts without a VAE config). */
@@ -185,6 +251,18 @@ export class SdComponents {
     });
     const sample = asFloat(Object.values(out)[0], "vae_decoder output");
     return (sample.dims[3] ?? 8) / 8;
+  }
+}
+
+/** Loads one tokenizer folder; every failure is a ModelLoadError naming it. */
+async function loadTokenizer(checkpoint: LocatedCheckpoint, folder: string): Promise<ClipTokenizer> {
+  try {
+    // The tokenizer reads its folder itself: vet every file first (no link out of the checkpoint, no giant).
+    await vetComponentFiles(checkpoint, folder, MAX_TOKENIZER_FILE_BYTES);
+    return await loadClipTokenizer(path.join(checkpoint.dir, folder));
+  } catch (error) {
+    if (error instanceof ModelLoadError) throw error;
+    throw new ModelLoadError(checkpoint.id, folder, scrubPaths(String((error as Error).message), checkpoint));
   }
 }
 

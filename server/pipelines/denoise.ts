@@ -21,6 +21,8 @@ export interface DenoiseOptions {
   readonly promptEmbeds: FloatTensor;
   readonly guidanceScale: number;
   readonly guidance: boolean;
+  /** More UNet inputs, fed as they are at every step (SDXL's text_embeds and time_ids). */
+  readonly extraInputs?: Readonly<Record<string, HostTensor>>;
   /** 9-channel inpainting: [mask, masked_image_latents] appended to the scaled latents (already CFG-doubled). */
   readonly extraChannels?: FloatTensor;
   /** Called after each scheduler step; may return replacement latents (4-channel inpainting blend). */
@@ -51,6 +53,7 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
         sample,
         timestep: timestepTensor(t, modelBatch, timestepSpec?.type, timestepSpec?.shape.length ?? 1),
         encoder_hidden_states: promptEmbeds,
+        ...options.extraInputs,
       },
       run.timer,
     );

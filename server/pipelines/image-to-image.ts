@@ -31,7 +31,7 @@ export async function imageToImage(
   params: ImageToImageParams,
   run: RunContext,
 ): Promise<ImageTaskOutput> {
-  const { guidance, promptEmbeds, scheduler } = await prepare(c, params, run);
+  const { guidance, promptEmbeds, unetInputs, scheduler } = await prepare(c, params, run, "IMAGE_TO_IMAGE");
   const timesteps = strengthTimesteps(scheduler, params.numInferenceSteps, params.strength);
   // prepare_latents: VAE sample of the image (first draw), repeated per image, then noise (second draw).
   const encoded = await encodeImage(c, params.image, run);
@@ -44,6 +44,7 @@ export async function imageToImage(
       timesteps,
       latents,
       promptEmbeds,
+      extraInputs: unetInputs,
       guidance,
       guidanceScale: params.guidanceScale,
     },

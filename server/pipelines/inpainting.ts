@@ -37,7 +37,7 @@ export async function inpainting(
   const facts = await c.facts();
   const nineChannel = facts.unetInChannels === 9;
   const n = params.numImagesPerPrompt;
-  const { guidance, promptEmbeds, scheduler } = await prepare(c, params, run);
+  const { guidance, promptEmbeds, unetInputs, scheduler } = await prepare(c, params, run, "INPAINTING");
   const timesteps = strengthTimesteps(scheduler, params.numInferenceSteps, params.strength);
   const strengthMax = params.strength === 1;
   let seedReproducible = true;
@@ -77,6 +77,7 @@ export async function inpainting(
       timesteps,
       latents,
       promptEmbeds,
+      extraInputs: unetInputs,
       guidance,
       guidanceScale: params.guidanceScale,
       extraChannels,

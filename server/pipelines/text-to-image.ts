@@ -18,7 +18,7 @@ export async function textToImage(
   run: RunContext,
 ): Promise<PipelineOutput> {
   const facts = await c.facts();
-  const { guidance, promptEmbeds, scheduler } = await prepare(c, params, run);
+  const { guidance, promptEmbeds, unetInputs, scheduler } = await prepare(c, params, run, "TEXT_TO_IMAGE");
   const shape = latentShape(params.numImagesPerPrompt, 4, params.height, params.width, facts.vaeScaleFactor);
   const latents = noiseLatents(shape, scheduler, run);
   const final = await denoise(
@@ -28,6 +28,7 @@ export async function textToImage(
       timesteps: scheduler.timesteps,
       latents,
       promptEmbeds,
+      extraInputs: unetInputs,
       guidance,
       guidanceScale: params.guidanceScale,
     },

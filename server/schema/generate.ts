@@ -70,6 +70,23 @@ export const ImageInput = builder.inputType("ImageInput", {
   }),
 });
 
+export const SizeInput = builder.inputType("SizeInput", {
+  description: "A size in pixels (diffusers' `(height, width)` tuples, named).",
+  fields: (t) => ({
+    width: t.int({ required: true }),
+    height: t.int({ required: true }),
+  }),
+});
+
+export const PointInput = builder.inputType("PointInput", {
+  description:
+    "A point in pixels from the top left (diffusers' `(top, left)` tuples, named: y = top, x = left).",
+  fields: (t) => ({
+    x: t.int({ required: true }),
+    y: t.int({ required: true }),
+  }),
+});
+
 const commonFields = (t: Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0]) => ({
   model: t.string({ required: true, description: "`name`, `org/name` or `org/name@revision`." }),
   prompt: t.string({ required: true }),
@@ -81,6 +98,26 @@ const commonFields = (t: Parameters<Parameters<typeof builder.inputType>[1]["fie
   numImagesPerPrompt: t.int({ defaultValue: 1 }),
   seed: t.field({ type: SeedScalar, description: "Default: a random seed, returned in the result." }),
   scheduler: t.field({ type: SchedulerNameEnum, description: "Default: the checkpoint's scheduler." }),
+  // SDXL micro-conditioning: applied where the checkpoint uses it, otherwise ignored with a note.
+  originalSize: t.field({
+    type: SizeInput,
+    description: "SDXL: diffusers' `original_size` (default: the output size).",
+  }),
+  targetSize: t.field({
+    type: SizeInput,
+    description:
+      "SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks).",
+  }),
+  cropsCoordsTopLeft: t.field({
+    type: PointInput,
+    description: "SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }).",
+  }),
+  aestheticScore: t.float({
+    description: "SDXL refiners (`requires_aesthetics_score`), image tasks only (default 6.0).",
+  }),
+  negativeAestheticScore: t.float({
+    description: "SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5).",
+  }),
 });
 
 export const TextToImageInput = builder.inputType("TextToImageInput", {

@@ -11,6 +11,11 @@ import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../
 import { encodePngs } from "../image/encode.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
+import {
+  validateXlConditioning,
+  type XlConditioningRequest,
+  xlConditioningNotes,
+} from "../pipelines/micro-conditioning.ts";
 import { type RunContext, throwIfAborted } from "../pipelines/run-context.ts";
 import type { PipelineOutput } from "../pipelines/setup.ts";
 import { runTask } from "../pipelines/tasks.ts";
@@ -19,9 +24,8 @@ import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
-import { TASK_GRAPHS } from "./runnability.ts";
 
-export interface TaskRequest extends GenerationRequest {
+export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
   readonly model: string;
   readonly scheduler?: SchedulerName | null;
   readonly image?: ImageInputValue | null;
@@ -81,6 +85,8 @@ export interface GenerationPlan {
   readonly input: TaskRequest;
   readonly common: ReturnType<typeof validateCommon>;
   readonly strength: number;
+  /** SDXL's micro-conditioning fields as given (validated). */
+  readonly xl: ReturnType<typeof validateXlConditioning>;
   readonly size: { readonly width: number; readonly height: number };
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
@@ -101,6 +107,7 @@ export async function planGeneration(
   const prefix = TASK_FIELD[task];
   const common = validateCommon(input, services.config, prefix);
   const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
+  const xl = validateXlConditioning(input, prefix);
   const resolution = await resolveCheckpoint(services, input.model, task);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
@@ -119,7 +126,19 @@ export async function planGeneration(
     const size = validateSize(input, facts, services.config, prefix, images?.defaultSize(facts));
     const timesteps = checkSchedule(lease.components, input.scheduler ?? undefined, common, prefix);
     const totalSteps = task === "TEXT_TO_IMAGE" ? timesteps : stepsForStrength(timesteps, common, strength);
-    return { task, input, common, strength, size, images, imageDecodeMs, resolution, totalSteps, started };
+    return {
+      task,
+      input,
+      common,
+      strength,
+      xl,
+      size,
+      images,
+      imageDecodeMs,
+      resolution,
+      totalSteps,
+      started,
+    };
   } finally {
     lease.release();
   }
@@ -156,7 +175,9 @@ export async function runPlan(
   try {
     const components = lease.components;
     const facts = await components.facts();
-    const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
+    const loadMs = await timed(() =>
+      Promise.all(components.taskGraphs(task).map((g) => components.graph(g))),
+    );
     const timer = new RunTimer();
     const run: RunContext = {
       generator: new TorchGenerator(common.seed),
@@ -165,7 +186,7 @@ export async function runPlan(
       onStep: hooks.onStep,
     };
     const inferenceStarted = performance.now();
-    const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
+    const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };
     const prepared = plan.images?.prepare(size, facts);
     const output = await runTask(components, task, params, plan.strength, prepared, run);
     const inferenceMs = performance.now() - inferenceStarted;
@@ -181,7 +202,11 @@ export async function runPlan(
       seed: common.seed,
       seedReproducible: output.seedReproducible,
       images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
-      notes: [...(plan.images?.notes ?? []), ...notesOf(output)],
+      notes: [
+        ...(plan.images?.notes ?? []),
+        ...xlConditioningNotes(task, facts.xl, plan.xl),
+        ...notesOf(output),
+      ],
       timings: {
         totalMs: performance.now() - plan.started,
         loadMs,

@@ -37,6 +37,11 @@ export async function resolveCheckpoint(
   // A caller may pick the task from the checkpoint's own class (warm-up loads what the checkpoint is made for).
   const task = typeof taskOrChoice === "function" ? taskOrChoice(modelIndex.className) : taskOrChoice;
   const resolution = resolvePipelineClass(modelIndex.className, task, options);
-  const { runnable, reason, inpaintingMode } = await runnability(checkpoint, resolution.pipelineClass, task);
+  const { runnable, reason, inpaintingMode } = await runnability(
+    checkpoint,
+    resolution.pipelineClass,
+    task,
+    modelIndex,
+  );
   return { model, task, ...resolution, checkpoint, modelIndex, runnable, reason, inpaintingMode };
 }

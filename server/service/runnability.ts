@@ -1,14 +1,16 @@
 /**
- * Which resolved pipelines this server executes. Only the Stable Diffusion family runs here, from ONNX exports
- * (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check is
- * cheap: it reads file presence and the UNet config, never loads a graph.
+ * Which resolved pipelines this server executes. The Stable Diffusion family (1.x, 2.x and XL) runs here, from ONNX
+ * exports (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check
+ * is cheap: it reads file presence, model_index.json and the UNet config, never loads a graph.
  */
 import { readFile, stat } from "node:fs/promises";
+import path from "node:path";
 import type { Task } from "../auto-pipeline/resolve.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
+import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
-import type { GraphName } from "../pipelines/components.ts";
+import { type GraphName, isXl, taskGraphs, textEncoderSlots } from "../pipelines/components.ts";
 import { schedulerNameOf } from "../schedulers/registry.ts";
 
 export interface Runnability {
@@ -26,9 +28,12 @@ export const RUNNABLE_PIPELINES: ReadonlyMap<string, Task> = new Map<string, Tas
   ["OnnxStableDiffusionImg2ImgPipeline", "IMAGE_TO_IMAGE"],
   ["StableDiffusionInpaintPipeline", "INPAINTING"],
   ["OnnxStableDiffusionInpaintPipeline", "INPAINTING"],
+  ["StableDiffusionXLPipeline", "TEXT_TO_IMAGE"],
+  ["StableDiffusionXLImg2ImgPipeline", "IMAGE_TO_IMAGE"],
+  ["StableDiffusionXLInpaintPipeline", "INPAINTING"],
 ]);
 
-/** The ONNX graphs each task needs. */
+/** The ONNX graphs each task needs on a Stable Diffusion 1.x / 2.x checkpoint (SDXL: see `taskGraphs`). */
 export const TASK_GRAPHS: Readonly<Record<Task, readonly GraphName[]>> = {
   TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
   IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
@@ -41,6 +46,7 @@ export async function runnability(
   checkpoint: LocatedCheckpoint,
   pipelineClass: string,
   task: Task,
+  modelIndex?: ModelIndex,
 ): Promise<Runnability> {
   const inChannels = await unetInChannels(checkpoint);
   const inpaintingMode: InpaintingMode | null =
@@ -49,9 +55,19 @@ export async function runnability(
   if (RUNNABLE_PIPELINES.get(pipelineClass) !== task) {
     return no(`${pipelineClass} is not executed by this server (only Stable Diffusion ONNX pipelines are)`);
   }
-  for (const graph of TASK_GRAPHS[task]) {
+  if (modelIndex && isXl(modelIndex)) {
+    const why = xlRefusal(modelIndex, task);
+    if (why) return no(why);
+  }
+  for (const graph of modelIndex ? taskGraphs(task, modelIndex) : TASK_GRAPHS[task]) {
     if (!(await exists(checkpoint, `${graph}/model.onnx`))) {
       return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
+    }
+  }
+  for (const slot of modelIndex ? textEncoderSlots(modelIndex) : []) {
+    // Presence only: whether its files stay inside the checkpoint is the loader's check (a ModelLoadError).
+    if (!(await folderExists(checkpoint, slot.tokenizer))) {
+      return no(`the checkpoint has no '${slot.tokenizer}' folder (the tokenizer of ${slot.graph})`);
     }
   }
   const schedulerClass = await readSchedulerClass(checkpoint);
@@ -65,6 +81,26 @@ export async function runnability(
     return no(`its UNet takes ${inChannels} input channels; inpainting needs 4 (blend) or 9 (mask input)`);
   }
   return { runnable: true, reason: null, inpaintingMode };
+}
+
+/** SDXL checkpoints this server cannot serve for `task`, and why (null: no objection). */
+function xlRefusal(modelIndex: ModelIndex, task: Task): string | null {
+  if (!textEncoderSlots(modelIndex).some((slot) => slot.graph === "text_encoder_2")) {
+    return "an SDXL checkpoint needs text_encoder_2 (its pooled embeddings condition the UNet), and model_index.json lists none";
+  }
+  if (task === "TEXT_TO_IMAGE" && modelIndex.raw.requires_aesthetics_score === true) {
+    // diffusers' StableDiffusionXLPipeline passes 6 time ids; such a UNet expects 5 and diffusers raises.
+    return "its UNet is conditioned on an aesthetic score (requires_aesthetics_score: a refiner), which StableDiffusionXLPipeline does not pass; use IMAGE_TO_IMAGE or INPAINTING";
+  }
+  return null;
+}
+
+async function folderExists(checkpoint: LocatedCheckpoint, folder: string): Promise<boolean> {
+  try {
+    return (await stat(path.join(checkpoint.dir, folder))).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 async function exists(checkpoint: LocatedCheckpoint, relative: string): Promise<boolean> {

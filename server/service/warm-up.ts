@@ -7,11 +7,8 @@
 import type { Task } from "../auto-pipeline/resolve.ts";
 import type { Services } from "../context.ts";
 import { UnsupportedPipelineError } from "../errors.ts";
-import type { GraphName } from "../pipelines/components.ts";
 import type { CacheEntryInfo } from "./pipeline-cache.ts";
 import { resolveCheckpoint } from "./resolve-checkpoint.ts";
-
-const WARM_GRAPHS: readonly GraphName[] = ["text_encoder", "unet", "vae_decoder"];
 
 /** The task a checkpoint is made for, judged by its class name (inpainting and img2img checkpoints). */
 function nativeTask(className: string): Task {
@@ -35,7 +32,8 @@ export async function loadPipeline(
   const lease = await services.pipelines.acquire(resolution.checkpoint, resolution.modelIndex);
   try {
     await lease.components.facts();
-    await Promise.all(WARM_GRAPHS.map((g) => lease.components.graph(g)));
+    // What text-to-image needs: the text encoder(s), the UNet and the VAE decoder.
+    await Promise.all(lease.components.taskGraphs("TEXT_TO_IMAGE").map((g) => lease.components.graph(g)));
   } finally {
     lease.release();
   }

@@ -360,6 +360,7 @@ describe("list", () => {
     expect(listed).toEqual([
       { id: "tiny-sd", source: "MODELS_DIR", sourceClass: expect.any(String) },
       { id: "tiny-sd-inpaint", source: "MODELS_DIR", sourceClass: expect.any(String) },
+      { id: "tiny-sdxl", source: "MODELS_DIR", sourceClass: expect.any(String) },
     ]);
   });
 });

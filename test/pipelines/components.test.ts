@@ -44,6 +44,8 @@ describe("a checkpoint without component configs", () => {
       unetInChannels: 4,
       // Without a UNet config, SD's three halvings are assumed.
       sizeMultiple: 16,
+      // Not Stable Diffusion XL: no pooled embeddings or time ids.
+      xl: null,
     });
   });
 

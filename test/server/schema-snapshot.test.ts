@@ -83,6 +83,11 @@ describe("schema.graphql", () => {
       numImagesPerPrompt: "Int = 1",
       seed: "Seed",
       scheduler: "SchedulerName",
+      originalSize: "SizeInput",
+      targetSize: "SizeInput",
+      cropsCoordsTopLeft: "PointInput",
+      aestheticScore: "Float",
+      negativeAestheticScore: "Float",
     });
     expect(printSortedSchema()).toContain("interface Error {\n  message: String!\n}");
     expect(printSortedSchema()).toMatch(/scalar Seed/);
