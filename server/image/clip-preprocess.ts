@@ -32,7 +32,7 @@ const OPENAI_CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
  *
  * @example
  * const config = parseClipProcessorConfig(JSON.parse(text));
- * const pixelValues = clipPreprocess(image, config); // Float32Array, [3, crop height, crop width]
+ * const { data, width, height } = clipPreprocess(image, config); // CHW float32 [3, 32, 32] here
  */
 export function parseClipProcessorConfig(raw: Record<string, unknown>): ClipProcessorConfig {
   const flag = (key: string, fallback: boolean) => {
@@ -111,11 +111,18 @@ export function shortestEdgeSize(
   return width <= height ? { width: edge, height: newLong } : { width: newLong, height: edge };
 }
 
+/** One preprocessed image: `pixel_values[0]`, float32 CHW `[3, height, width]`. */
+export interface ClipPixelValues {
+  readonly data: Float32Array;
+  readonly width: number;
+  readonly height: number;
+}
+
 /**
- * `CLIPImageProcessor.preprocess` for one RGB image: returns `pixel_values[0]`, float32 CHW
- * `[3, cropSize.height, cropSize.width]` (or the resized size without a crop).
+ * `CLIPImageProcessor.preprocess` for one RGB image: `pixel_values[0]`, float32 CHW of the crop size (or of the
+ * resized size without a crop).
  */
-export function clipPreprocess(image: RgbImage, config: ClipProcessorConfig): Float32Array {
+export function clipPreprocess(image: RgbImage, config: ClipProcessorConfig): ClipPixelValues {
   let { width, height, rgb } = image;
   if (config.doResize) {
     const out =
@@ -142,7 +149,7 @@ export function clipPreprocess(image: RgbImage, config: ClipProcessorConfig): Fl
     }
     for (let p = 0; p < plane; p++) out[c * plane + p] = lut[rgb[p * 3 + c]!]!;
   }
-  return out;
+  return { data: out, width, height };
 }
 
 /**
