@@ -97,7 +97,8 @@ function triple(value: unknown, key: string): [number, number, number] {
   if (!Array.isArray(list) || list.length !== 3 || !list.every((v) => typeof v === "number")) {
     throw new Error(`${key} must be a number or 3 numbers`);
   }
-  return [list[0], list[1], list[2]];
+  const [a, b, c] = list as [number, number, number];
+  return [a, b, c];
 }
 
 /** transformers' `get_resize_output_image_size(default_to_square=False)`: the short side becomes `edge`. */
