@@ -8,6 +8,9 @@ import path from "node:path";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
+/** When the safety checker runs: `auto` follows the pipeline's config, `on` always (where present), `off` never. */
+export type SafetyCheckerMode = "auto" | "on" | "off";
+
 export interface Config {
   /** HTTP port (`PORT`, default 4000). */
   readonly port: number;
@@ -37,6 +40,10 @@ export interface Config {
   readonly maxConcurrent: number;
   /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
   readonly maxQueue: number;
+  /** JSON file of named pipelines declared at start-up (`AUTOPIPE_PIPELINES_FILE`, default none). */
+  readonly pipelinesFile: string | null;
+  /** When the safety checker runs (`AUTOPIPE_SAFETY_CHECKER`: auto | on | off, default auto). */
+  readonly safetyChecker: SafetyCheckerMode;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -60,6 +67,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
     maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+    pipelinesFile: env.AUTOPIPE_PIPELINES_FILE ? path.resolve(cwd, env.AUTOPIPE_PIPELINES_FILE) : null,
+    safetyChecker: parseSafetyChecker(env.AUTOPIPE_SAFETY_CHECKER),
   });
 }
 
@@ -81,4 +90,10 @@ function parseProvider(raw: string | undefined): ExecutionProvider {
   const value = (raw || "cpu").trim().toLowerCase();
   if (value === "cpu" || value === "cuda" || value === "webgpu") return value;
   throw new Error(`AUTOPIPE_EXECUTION_PROVIDER must be cpu, cuda or webgpu, got ${JSON.stringify(raw)}`);
+}
+
+function parseSafetyChecker(raw: string | undefined): SafetyCheckerMode {
+  const value = (raw || "auto").trim().toLowerCase();
+  if (value === "auto" || value === "on" || value === "off") return value;
+  throw new Error(`AUTOPIPE_SAFETY_CHECKER must be auto, on or off, got ${JSON.stringify(raw)}`);
 }

@@ -6,6 +6,7 @@ import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
 import { Admission } from "./service/admission.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
+import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
 
 export interface Services {
   readonly config: Config;
@@ -14,6 +15,8 @@ export interface Services {
   readonly pipelines: PipelineCache;
   /** How many generations run and wait at once. */
   readonly admission: Admission;
+  /** Named pipelines (fromPipe and AUTOPIPE_PIPELINES_FILE); they hold no weights of their own. */
+  readonly variants: PipelineVariants;
   dispose(): Promise<void>;
 }
 
@@ -23,8 +26,14 @@ export interface Context {
   readonly signal: AbortSignal;
 }
 
-/** Builds the services for one server from its configuration. */
+/**
+ * Builds the services for one server from its configuration. Throws (stopping start-up) when the
+ * AUTOPIPE_PIPELINES_FILE is malformed, naming the entry and the field.
+ */
 export function createServices(config: Config): Services {
+  const variants = config.pipelinesFile
+    ? loadPipelinesFile(config.pipelinesFile, config)
+    : new PipelineVariants();
   const locator = new CheckpointLocator(config);
   const pipelines = new PipelineCache(config);
   return {
@@ -32,6 +41,7 @@ export function createServices(config: Config): Services {
     locator,
     pipelines,
     admission: new Admission(config.maxConcurrent, config.maxQueue),
+    variants,
     dispose: () => pipelines.dispose(),
   };
 }

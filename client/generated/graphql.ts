@@ -25,45 +25,48 @@ export type ImageInput =
   |  { base64?: never;   upload: Blob | Uint8Array; };
 
 export type ImageToImageInput = {
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
-  /** How much to change the image, in (0, 1]. */
+  /** How much to change the image, in (0, 1]. Default: the pipeline config's (diffusers: 0.8). */
   strength?: number | null | undefined;
   /** Default: the UNet's sample_size × the VAE factor (or the input image's). */
   width?: number | null | undefined;
 };
 
 export type InpaintingInput = {
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
   /** White = repaint, black = keep. */
   maskImage: ImageInput;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
+  /** Default: the pipeline config's (diffusers: 1.0). */
   strength?: number | null | undefined;
   /** Default: the UNet's sample_size × the VAE factor (or the input image's). */
   width?: number | null | undefined;
@@ -102,14 +105,15 @@ export type Task =
   | 'TEXT_TO_IMAGE';
 
 export type TextToImageInput = {
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   prompt: string;
   /** Default: the checkpoint's scheduler. */

@@ -5,6 +5,7 @@
  * for a batch larger than one) with `clip_input` [1, 3, h, w] and `images` [1, H, W, 3] in [0, 1]; the graph
  * returns the image, black where flagged, and `has_nsfw_concepts`.
  */
+import type { SafetyCheckerMode } from "../config.ts";
 import { ModelLoadError } from "../errors.ts";
 import {
   type ClipProcessorConfig,
@@ -21,6 +22,24 @@ export interface SafetyCheckResult {
   readonly images: FloatTensor;
   /** One flag per image: true = the checker found an NSFW concept. */
   readonly nsfwContentDetected: readonly boolean[];
+}
+
+/** Whether a request runs the checker, or its config asks for one the checkpoint lacks (`missing`), or neither. */
+export type SafetyPlan = "run" | "missing" | "skip";
+
+/**
+ * Decides from the effective config's `requiresSafetyChecker` and the server's mode (AUTOPIPE_SAFETY_CHECKER):
+ * `auto` follows the config, `on` runs wherever the checkpoint has a checker, `off` never runs it. Without a
+ * checker, a config that asks for one gets `missing` (diffusers warns and generates anyway).
+ */
+export async function safetyPlan(
+  c: SdComponents,
+  requiresSafetyChecker: boolean,
+  mode: SafetyCheckerMode,
+): Promise<SafetyPlan> {
+  if (mode === "off" || (mode === "auto" && !requiresSafetyChecker)) return "skip";
+  if (await c.hasSafetyChecker()) return "run";
+  return requiresSafetyChecker ? "missing" : "skip";
 }
 
 /** Runs the checkpoint's safety checker on NHWC float images in [0, 1], image by image. */

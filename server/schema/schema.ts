@@ -8,6 +8,7 @@ import "./errors.ts";
 import "./pipeline.ts";
 import "./generate.ts";
 import "./loaded-pipelines.ts";
+import "./pipeline-variants.ts";
 
 export const schema = builder.toSchema();
 

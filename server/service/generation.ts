@@ -1,8 +1,10 @@
 /**
- * The generation service behind the `generate` mutation: validate the request, resolve the checkpoint with
- * AutoPipeline semantics for its task, refuse what this server cannot run, take the shared components from the
- * cache, read and preprocess input images, run the task's pipeline with a generator seeded like torch's, and
- * encode PNGs. Returns timings (for the benchmark) and notes (what the caller should know).
+ * The generation service behind the `generate` mutation: turn the request's model (a checkpoint id or a named
+ * pipeline) into a checkpoint, resolve it with AutoPipeline semantics for its task, refuse what this server cannot
+ * run, fill what the request leaves out from the pipeline's config (request > named pipeline > checkpoint >
+ * diffusers' default) and validate, take the shared components from the cache, read and preprocess input images,
+ * run the task's pipeline with a generator seeded like torch's, run the safety checker where the config asks for
+ * it, and encode PNGs. Returns timings (for the benchmark) and notes (what the caller should know).
  */
 
 import type { Task } from "../auto-pipeline/resolve.ts";
@@ -12,12 +14,15 @@ import { encodePngs } from "../image/encode.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
 import type { RunContext } from "../pipelines/run-context.ts";
+import { runSafetyChecker, type SafetyPlan, safetyPlan } from "../pipelines/safety-checker.ts";
 import type { PipelineOutput } from "../pipelines/setup.ts";
 import { runTask } from "../pipelines/tasks.ts";
 import { type GenerationRequest, validateCommon, validateSize } from "../pipelines/validate.ts";
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
+import { targetOf } from "./pipeline-variants.ts";
 import { resolveCheckpoint } from "./resolve-checkpoint.ts";
 import { TASK_GRAPHS } from "./runnability.ts";
 
@@ -61,6 +66,8 @@ export interface GenerationResult {
   /** False when a VAE encoder drew its noise inside its graph: the seed does not fix the result. */
   readonly seedReproducible: boolean;
   readonly images: readonly GeneratedPng[];
+  /** One flag per image when the safety checker ran (flagged images are black); null when it did not. */
+  readonly nsfwContentDetected: readonly boolean[] | null;
   readonly notes: readonly string[];
   readonly timings: Timings;
 }
@@ -73,16 +80,15 @@ export const TASK_FIELD: Record<Task, string> = {
 
 /** Runs one task for a request, or throws one of the expected errors. */
 export async function generate(
-  services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
+  services: Pick<Services, "config" | "locator" | "pipelines" | "admission" | "variants">,
   task: Task,
-  input: TaskRequest,
+  request: TaskRequest,
   signal?: AbortSignal,
 ): Promise<GenerationResult> {
   const started = performance.now();
   const prefix = TASK_FIELD[task];
-  const common = validateCommon(input, services.config, prefix);
-  const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
-  const resolution = await resolveCheckpoint(services, input.model, task);
+  const target = targetOf(services, request.model, task, `${prefix}.model`);
+  const resolution = await resolveCheckpoint(services, target.model, task);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} (${task}) cannot run on this server: ${resolution.reason ?? "unsupported"}`,
@@ -90,6 +96,11 @@ export async function generate(
       resolution.family,
     );
   }
+  const { checkpoint, modelIndex, pipelineClass } = resolution;
+  const pipelineConfig = await effectiveConfig(checkpoint, modelIndex, pipelineClass, task, target.overrides);
+  const input = withConfig(request, pipelineConfig, target.overrides.scheduler);
+  const common = validateCommon(input, services.config, prefix);
+  const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
   const decodeStarted = performance.now();
   const images = await readInputImages(task, input, services.config, prefix);
   const imageDecodeMs = performance.now() - decodeStarted;
@@ -106,6 +117,7 @@ export async function generate(
         images,
         imageDecodeMs,
         pipelineClass: resolution.pipelineClass,
+        requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
         started,
         signal,
       };
@@ -125,6 +137,8 @@ interface Job {
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
   readonly pipelineClass: string;
+  /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
+  readonly requiresSafetyChecker: boolean;
   /** performance.now() when the request arrived. */
   readonly started: number;
   readonly signal: AbortSignal | undefined;
@@ -132,7 +146,18 @@ interface Job {
 
 async function runLeased(
   components: SdComponents,
-  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal }: Job,
+  {
+    task,
+    input,
+    common,
+    strength,
+    images,
+    imageDecodeMs,
+    pipelineClass,
+    requiresSafetyChecker,
+    started,
+    signal,
+  }: Job,
   config: Services["config"],
 ): Promise<GenerationResult> {
   const prefix = TASK_FIELD[task];
@@ -141,17 +166,21 @@ async function runLeased(
   const size = validateSize(input, facts, config, prefix, images?.defaultSize(facts));
 
   checkSchedule(components, input.scheduler ?? undefined, common.numInferenceSteps, prefix);
-  const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
+  // The safety checker loads with the first request that runs it.
+  const safety = await safetyPlan(components, requiresSafetyChecker, config.safetyChecker);
+  const graphs = safety === "run" ? [...TASK_GRAPHS[task], "safety_checker" as const] : TASK_GRAPHS[task];
+  const loadMs = await timed(() => Promise.all(graphs.map((g) => components.graph(g))));
 
   const timer = new RunTimer();
   const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
   const inferenceStarted = performance.now();
   const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
   const output = await runTask(components, task, params, strength, images?.prepare(size, facts), run);
+  const checked = safety === "run" ? await runSafetyChecker(components, output.images, run) : null;
   const inferenceMs = performance.now() - inferenceStarted;
 
   const encodeStarted = performance.now();
-  const pngs = await encodePngs(output.images);
+  const pngs = await encodePngs(checked?.images ?? output.images);
   const encodeMs = performance.now() - encodeStarted;
   return {
     model: input.model,
@@ -161,7 +190,12 @@ async function runLeased(
     seed: common.seed,
     seedReproducible: output.seedReproducible,
     images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
-    notes: [...(images?.notes ?? []), ...notesOf(output)],
+    nsfwContentDetected: checked?.nsfwContentDetected ?? null,
+    notes: [
+      ...(images?.notes ?? []),
+      ...notesOf(output),
+      ...safetyNotes(safety, components.id, checked?.nsfwContentDetected),
+    ],
     timings: {
       totalMs: performance.now() - started,
       loadMs,
@@ -172,6 +206,42 @@ async function runLeased(
       encodeMs,
     },
   };
+}
+
+/**
+ * The request with what it leaves out taken from the pipeline's effective config (request field > named
+ * pipeline's config > checkpoint config > diffusers' default).
+ */
+function withConfig(
+  request: TaskRequest,
+  config: PipelineConfig,
+  scheduler: SchedulerName | null | undefined,
+): TaskRequest {
+  return {
+    ...request,
+    numInferenceSteps: request.numInferenceSteps ?? config.numInferenceSteps,
+    guidanceScale: request.guidanceScale ?? config.guidanceScale,
+    strength: request.strength ?? config.strength,
+    negativePrompt: request.negativePrompt ?? config.negativePrompt,
+    width: request.width ?? config.width,
+    height: request.height ?? config.height,
+    scheduler: request.scheduler ?? scheduler ?? null,
+  };
+}
+
+function safetyNotes(plan: SafetyPlan, model: string, flags: readonly boolean[] | undefined): string[] {
+  if (plan === "missing") {
+    return [
+      `The pipeline's config asks for a safety checker (requires_safety_checker), but '${model}' has none ` +
+        "(safety_checker/model.onnx and feature_extractor/preprocessor_config.json): the images were not checked.",
+    ];
+  }
+  if (!flags) return [];
+  const flagged = flags.filter(Boolean).length;
+  return [
+    `The safety checker ran: ${flagged} of ${flags.length} image(s) flagged (nsfwContentDetected)` +
+      (flagged ? "; flagged images are returned black." : "."),
+  ];
 }
 
 /** strength in (0, 1], and large enough that at least one denoising step remains (diffusers raises there too). */
