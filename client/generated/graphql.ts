@@ -78,6 +78,18 @@ export type InpaintingMode =
   /** An inpainting UNet: [latents, mask, masked image latents] at every step. */
   | 'NINE_CHANNEL';
 
+/** Overrides of a pipeline's config; fields left out keep the value they had. */
+export type PipelineConfigInput = {
+  guidanceScale?: number | null | undefined;
+  height?: number | null | undefined;
+  negativePrompt?: string | null | undefined;
+  numInferenceSteps?: number | null | undefined;
+  requiresSafetyChecker?: boolean | null | undefined;
+  scheduler?: SchedulerName | null | undefined;
+  strength?: number | null | undefined;
+  width?: number | null | undefined;
+};
+
 /** A scheduler to swap in (diffusers' `from_config`: the checkpoint's config keys carry over). */
 export type SchedulerName =
   /** DDIMScheduler */
@@ -124,6 +136,22 @@ export type TextToImageInput = {
   width?: number | null | undefined;
 };
 
+export type FromPipeMutationVariables = Exact<{
+  name: string;
+  from: string;
+  task: Task;
+  config?: PipelineConfigInput | null | undefined;
+}>;
+
+
+export type FromPipeMutation = { __typename: 'Mutation', fromPipe:
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
+    | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+    | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+   };
+
 export type GenerateMutationVariables = Exact<{
   input: GenerateInput;
 }>;
@@ -132,7 +160,7 @@ export type GenerateMutationVariables = Exact<{
 export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
-    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -159,10 +187,25 @@ export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
 
+export type PipelineVariantsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }> };
+
 export type PipelinesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type PipelinesQuery = { __typename: 'Query', pipelines: Array<{ __typename: 'LoadedPipeline', model: string, tasks: Array<Task>, components: Array<string>, bytes: number, loads: number, lastUsedAt: string, inUse: number }> };
+
+export type RemovePipelineVariantMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type RemovePipelineVariantMutation = { __typename: 'Mutation', removePipelineVariant:
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+   };
 
 export type ResolvePipelineQueryVariables = Exact<{
   model: string;
@@ -176,7 +219,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -215,6 +258,50 @@ export class TypedDocumentString<TResult, TVariables>
   }
 }
 
+export const FromPipeDocument = new TypedDocumentString(`
+    mutation FromPipe($name: String!, $from: String!, $task: Task!, $config: PipelineConfigInput) {
+  fromPipe(name: $name, from: $from, task: $task, config: $config) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on PipelineVariant {
+      name
+      from
+      model
+      task
+      pipelineClass
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
+    }
+    ... on InvalidInputError {
+      field
+      value
+      allowed
+    }
+    ... on ModelNotFoundError {
+      model
+      searched
+    }
+    ... on UnsupportedPipelineError {
+      checkpointClass
+      checkpointFamily
+    }
+    ... on InvalidModelIndexError {
+      model
+      detail
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<FromPipeMutation, FromPipeMutationVariables>;
 export const GenerateDocument = new TypedDocumentString(`
     mutation Generate($input: GenerateInput!) {
   generate(input: $input) {
@@ -227,6 +314,7 @@ export const GenerateDocument = new TypedDocumentString(`
       task
       pipelineClass
       seedReproducible
+      nsfwContentDetected
       notes
       scheduler
       seed
@@ -299,6 +387,27 @@ export const ModelsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ModelsQuery, ModelsQueryVariables>;
+export const PipelineVariantsDocument = new TypedDocumentString(`
+    query PipelineVariants {
+  pipelineVariants {
+    name
+    from
+    model
+    task
+    pipelineClass
+    config {
+      requiresSafetyChecker
+      scheduler
+      numInferenceSteps
+      guidanceScale
+      strength
+      negativePrompt
+      width
+      height
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PipelineVariantsQuery, PipelineVariantsQueryVariables>;
 export const PipelinesDocument = new TypedDocumentString(`
     query Pipelines {
   pipelines {
@@ -312,6 +421,38 @@ export const PipelinesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<PipelinesQuery, PipelinesQueryVariables>;
+export const RemovePipelineVariantDocument = new TypedDocumentString(`
+    mutation RemovePipelineVariant($name: String!) {
+  removePipelineVariant(name: $name) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on PipelineVariant {
+      name
+      from
+      model
+      task
+      pipelineClass
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
+    }
+    ... on InvalidInputError {
+      field
+      value
+      allowed
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RemovePipelineVariantMutation, RemovePipelineVariantMutationVariables>;
 export const ResolvePipelineDocument = new TypedDocumentString(`
     query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {
   resolvePipeline(
@@ -336,6 +477,16 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       reason
       loaded
       inpaintingMode
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
       components {
         name
         library
