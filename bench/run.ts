@@ -8,10 +8,13 @@
  * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
  *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
  *    8 concurrent requests against 8 sequential ones, p50/p95.
+ * 4. The safety checker on tiny-sd-safety, 64×64, 10 steps: with and without it (alternating), and what a named
+ *    pipeline adds to the cache (nothing).
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 console.log(
@@ -20,3 +23,4 @@ console.log(
 await benchTextToImage();
 await benchImageTasks();
 await benchCache();
+await benchSafetyChecker();
