@@ -40,6 +40,8 @@ export async function benchSafetyChecker(): Promise<void> {
   console.log(
     `  checker cost per image    ${fmt(onMs - offMs)} (${(((onMs - offMs) / offMs) * 100).toFixed(1)} %)`,
   );
+  const runDiff = median(on.map((x, i) => x.run - off[i]!.run));
+  console.log(`  session.run difference    ${fmt(runDiff)} (median over paired calls: the checker graph)`);
   const [entry] = checked.pipelines.info();
   console.log(`  weights held              ${entry?.bytes} bytes, graphs ${entry?.components.join(", ")}`);
 
