@@ -6,6 +6,8 @@
  *   and the pipeline cache (memory across the three tasks, cold vs warm, concurrency).
  * - sdxl: Stable Diffusion XL (tiny-sdxl): text-to-image overhead share, and resident memory after all three tasks
  *   against text-to-image only.
+ * - safety-checker: generation with and without the checker (alternating), the checker alone, and what a named
+ *   pipeline adds to the cache.
  * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
@@ -15,6 +17,7 @@ import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMidSd } from "./mid-sd.ts";
+import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
@@ -25,6 +28,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
     await benchCache();
   },
   sdxl: benchSdxl,
+  "safety-checker": benchSafetyChecker,
   jobs: benchJobs,
   "mid-sd": benchMidSd,
 };

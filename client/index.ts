@@ -18,6 +18,9 @@
 import { ClientError, type GraphQLErrorLike } from "./errors.ts";
 import type { TypedDocumentString } from "./generated/graphql.ts";
 import {
+  FromPipeDocument,
+  type FromPipeMutation,
+  type FromPipeMutationVariables,
   GenerateDocument,
   type GenerateInput,
   type GenerateMutation,
@@ -27,6 +30,10 @@ import {
   type ModelsQuery,
   PipelinesDocument,
   type PipelinesQuery,
+  PipelineVariantsDocument,
+  type PipelineVariantsQuery,
+  RemovePipelineVariantDocument,
+  type RemovePipelineVariantMutation,
   ResolvePipelineDocument,
   type ResolvePipelineQuery,
   type ResolvePipelineQueryVariables,
@@ -129,6 +136,29 @@ export function createClient(options: ClientOptions) {
       init?: { signal?: AbortSignal },
     ): Promise<UnloadPipelineMutation["unloadPipeline"]> {
       return (await execute(UnloadPipelineDocument, { model }, init)).unloadPipeline;
+    },
+    /**
+     * Makes a named pipeline from a checkpoint or another named pipeline (diffusers' `from_pipe`): configs merge,
+     * the newer wins. Requests may then name it as their `model`.
+     */
+    async fromPipe(
+      variables: FromPipeMutationVariables,
+      init?: { signal?: AbortSignal },
+    ): Promise<FromPipeMutation["fromPipe"]> {
+      return (await execute(FromPipeDocument, variables, init)).fromPipe;
+    },
+    /** Named pipelines, in the order they were made. */
+    async pipelineVariants(init?: {
+      signal?: AbortSignal;
+    }): Promise<PipelineVariantsQuery["pipelineVariants"]> {
+      return (await execute(PipelineVariantsDocument, {}, init)).pipelineVariants;
+    },
+    /** Forgets a named pipeline (its checkpoint stays loaded). */
+    async removePipelineVariant(
+      name: string,
+      init?: { signal?: AbortSignal },
+    ): Promise<RemovePipelineVariantMutation["removePipelineVariant"]> {
+      return (await execute(RemovePipelineVariantDocument, { name }, init)).removePipelineVariant;
     },
     /** Runs any generated document (for operations this wrapper does not name). */
     execute,

@@ -8,6 +8,9 @@ import path from "node:path";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
+/** When the safety checker runs: `auto` follows the pipeline's config, `on` always (where present), `off` never. */
+export type SafetyCheckerMode = "auto" | "on" | "off";
+
 export interface Config {
   /** HTTP port (`PORT`, default 4000). */
   readonly port: number;
@@ -47,6 +50,10 @@ export interface Config {
    * checkpoint's own files again.
    */
   readonly graphCacheDir: string | undefined;
+  /** JSON file of named pipelines declared at start-up (`AUTOPIPE_PIPELINES_FILE`, default none). */
+  readonly pipelinesFile: string | null;
+  /** When the safety checker runs (`AUTOPIPE_SAFETY_CHECKER`: auto | on | off, default auto). */
+  readonly safetyChecker: SafetyCheckerMode;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -76,6 +83,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       env.AUTOPIPE_CACHE_DIR?.trim().toLowerCase() === "off"
         ? undefined
         : path.resolve(cwd, env.AUTOPIPE_CACHE_DIR || path.join(".cache", "autopipe")),
+    pipelinesFile: env.AUTOPIPE_PIPELINES_FILE ? path.resolve(cwd, env.AUTOPIPE_PIPELINES_FILE) : null,
+    safetyChecker: parseSafetyChecker(env.AUTOPIPE_SAFETY_CHECKER),
   });
 }
 
@@ -97,4 +106,10 @@ function parseProvider(raw: string | undefined): ExecutionProvider {
   const value = (raw || "cpu").trim().toLowerCase();
   if (value === "cpu" || value === "cuda" || value === "webgpu") return value;
   throw new Error(`AUTOPIPE_EXECUTION_PROVIDER must be cpu, cuda or webgpu, got ${JSON.stringify(raw)}`);
+}
+
+function parseSafetyChecker(raw: string | undefined): SafetyCheckerMode {
+  const value = (raw || "auto").trim().toLowerCase();
+  if (value === "auto" || value === "on" || value === "off") return value;
+  throw new Error(`AUTOPIPE_SAFETY_CHECKER must be auto, on or off, got ${JSON.stringify(raw)}`);
 }

@@ -7,6 +7,7 @@ import type { Config } from "./config.ts";
 import { Admission } from "./service/admission.ts";
 import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
+import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
 
 export interface Services {
   readonly config: Config;
@@ -17,6 +18,8 @@ export interface Services {
   readonly admission: Admission;
   /** Generation jobs: submitted, followed, cancelled. `generate` runs through them too. */
   readonly jobs: JobService;
+  /** Named pipelines (fromPipe and AUTOPIPE_PIPELINES_FILE); they hold no weights of their own. */
+  readonly variants: PipelineVariants;
   dispose(): Promise<void>;
 }
 
@@ -26,8 +29,14 @@ export interface Context {
   readonly signal: AbortSignal;
 }
 
-/** Builds the services for one server from its configuration. */
+/**
+ * Builds the services for one server from its configuration. Throws (stopping start-up) when the
+ * AUTOPIPE_PIPELINES_FILE is malformed, naming the entry and the field.
+ */
 export function createServices(config: Config): Services {
+  const variants = config.pipelinesFile
+    ? loadPipelinesFile(config.pipelinesFile, config)
+    : new PipelineVariants();
   const locator = new CheckpointLocator(config);
   const pipelines = new PipelineCache(config);
   const admission = new Admission(config.maxConcurrent, config.maxQueue);
@@ -38,6 +47,7 @@ export function createServices(config: Config): Services {
     pipelines,
     admission,
     jobs,
+    variants,
     dispose: async () => {
       await jobs.dispose();
       await pipelines.dispose();

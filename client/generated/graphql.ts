@@ -29,17 +29,18 @@ export type ImageToImageInput = {
   aestheticScore?: number | null | undefined;
   /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
   cropsCoordsTopLeft?: PointInput | null | undefined;
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
   /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
   negativeAestheticScore?: number | null | undefined;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   /** SDXL: diffusers' `original_size` (default: the output size). */
   originalSize?: SizeInput | null | undefined;
@@ -48,7 +49,7 @@ export type ImageToImageInput = {
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
-  /** How much to change the image, in (0, 1]. */
+  /** How much to change the image, in (0, 1]. Default: the pipeline config's (diffusers: 0.8). */
   strength?: number | null | undefined;
   /** SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks). */
   targetSize?: SizeInput | null | undefined;
@@ -61,19 +62,20 @@ export type InpaintingInput = {
   aestheticScore?: number | null | undefined;
   /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
   cropsCoordsTopLeft?: PointInput | null | undefined;
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
   /** White = repaint, black = keep. */
   maskImage: ImageInput;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
   /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
   negativeAestheticScore?: number | null | undefined;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   /** SDXL: diffusers' `original_size` (default: the output size). */
   originalSize?: SizeInput | null | undefined;
@@ -82,6 +84,7 @@ export type InpaintingInput = {
   scheduler?: SchedulerName | null | undefined;
   /** Default: a random seed, returned in the result. */
   seed?: string | number | bigint | null | undefined;
+  /** Default: the pipeline config's (diffusers: 1.0). */
   strength?: number | null | undefined;
   /** SDXL: diffusers' `target_size` (default: the output size; not used by refiners' image tasks). */
   targetSize?: SizeInput | null | undefined;
@@ -106,6 +109,18 @@ export type JobStatus =
   | 'RUNNING'
   /** Done: result is a Generation. */
   | 'SUCCEEDED';
+
+/** Overrides of a pipeline's config; fields left out keep the value they had. */
+export type PipelineConfigInput = {
+  guidanceScale?: number | null | undefined;
+  height?: number | null | undefined;
+  negativePrompt?: string | null | undefined;
+  numInferenceSteps?: number | null | undefined;
+  requiresSafetyChecker?: boolean | null | undefined;
+  scheduler?: SchedulerName | null | undefined;
+  strength?: number | null | undefined;
+  width?: number | null | undefined;
+};
 
 /** A point in pixels from the top left (diffusers' `(top, left)` tuples, named: y = top, x = left). */
 export type PointInput = {
@@ -150,16 +165,17 @@ export type TextToImageInput = {
   aestheticScore?: number | null | undefined;
   /** SDXL: diffusers' `crops_coords_top_left` (default { x: 0, y: 0 }). */
   cropsCoordsTopLeft?: PointInput | null | undefined;
-  /** Classifier-free guidance applies when > 1. */
+  /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
-  /** `name`, `org/name` or `org/name@revision`. */
+  /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
   /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
   negativeAestheticScore?: number | null | undefined;
-  /** Default "" (unconditional). */
+  /** Default: the pipeline config's (none: unconditional). */
   negativePrompt?: string | null | undefined;
   numImagesPerPrompt?: number | null | undefined;
+  /** Default: the pipeline config's (diffusers: 50). */
   numInferenceSteps?: number | null | undefined;
   /** SDXL: diffusers' `original_size` (default: the output size). */
   originalSize?: SizeInput | null | undefined;
@@ -174,11 +190,27 @@ export type TextToImageInput = {
   width?: number | null | undefined;
 };
 
+export type FromPipeMutationVariables = Exact<{
+  name: string;
+  from: string;
+  task: Task;
+  config?: PipelineConfigInput | null | undefined;
+}>;
+
+
+export type FromPipeMutation = { __typename: 'Mutation', fromPipe:
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
+    | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+    | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
+   };
+
 type GenerateResultFields_BusyError_Fragment = { __typename: 'BusyError', message: string, retryAfterMs: number };
 
 type GenerateResultFields_CancelledError_Fragment = { __typename: 'CancelledError', message: string };
 
-type GenerateResultFields_Generation_Fragment = { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } };
+type GenerateResultFields_Generation_Fragment = { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } };
 
 type GenerateResultFields_InvalidInputError_Fragment = { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string };
 
@@ -209,7 +241,7 @@ export type GenerateMutationVariables = Exact<{
 export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
-    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -220,7 +252,7 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
 export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
-    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -238,7 +270,7 @@ export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneratio
     | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
         | { __typename: 'BusyError', message: string, retryAfterMs: number }
         | { __typename: 'CancelledError', message: string }
-        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
         | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -260,7 +292,7 @@ export type JobQueryVariables = Exact<{
 export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
       | { __typename: 'BusyError', message: string, retryAfterMs: number }
       | { __typename: 'CancelledError', message: string }
-      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
       | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -277,7 +309,7 @@ export type JobsQueryVariables = Exact<{
 export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
       | { __typename: 'BusyError', message: string, retryAfterMs: number }
       | { __typename: 'CancelledError', message: string }
-      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
       | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -294,7 +326,7 @@ export type CancelJobMutation = { __typename: 'Mutation', cancelJob:
     | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
         | { __typename: 'BusyError', message: string, retryAfterMs: number }
         | { __typename: 'CancelledError', message: string }
-        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
         | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -316,7 +348,7 @@ export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
     | { __typename: 'JobUpdate', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
           | { __typename: 'BusyError', message: string, retryAfterMs: number }
           | { __typename: 'CancelledError', message: string }
-          | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+          | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
           | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
           | { __typename: 'InvalidModelIndexError', message: string }
           | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -344,10 +376,25 @@ export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
 
+export type PipelineVariantsQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }> };
+
 export type PipelinesQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type PipelinesQuery = { __typename: 'Query', pipelines: Array<{ __typename: 'LoadedPipeline', model: string, tasks: Array<Task>, components: Array<string>, bytes: number, loads: number, lastUsedAt: string, inUse: number }> };
+
+export type RemovePipelineVariantMutationVariables = Exact<{
+  name: string;
+}>;
+
+
+export type RemovePipelineVariantMutation = { __typename: 'Mutation', removePipelineVariant:
+    | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+   };
 
 export type ResolvePipelineQueryVariables = Exact<{
   model: string;
@@ -361,7 +408,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -410,6 +457,7 @@ export const GenerateResultFieldsFragmentDoc = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -482,6 +530,7 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -522,6 +571,50 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(`
     retryAfterMs
   }
 }`, {"fragmentName":"JobFields"}) as unknown as TypedDocumentString<JobFieldsFragment, unknown>;
+export const FromPipeDocument = new TypedDocumentString(`
+    mutation FromPipe($name: String!, $from: String!, $task: Task!, $config: PipelineConfigInput) {
+  fromPipe(name: $name, from: $from, task: $task, config: $config) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on PipelineVariant {
+      name
+      from
+      model
+      task
+      pipelineClass
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
+    }
+    ... on InvalidInputError {
+      field
+      value
+      allowed
+    }
+    ... on ModelNotFoundError {
+      model
+      searched
+    }
+    ... on UnsupportedPipelineError {
+      checkpointClass
+      checkpointFamily
+    }
+    ... on InvalidModelIndexError {
+      model
+      detail
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<FromPipeMutation, FromPipeMutationVariables>;
 export const GenerateDocument = new TypedDocumentString(`
     mutation Generate($input: GenerateInput!) {
   generate(input: $input) {
@@ -538,6 +631,7 @@ export const GenerateDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -620,6 +714,7 @@ export const SubmitGenerationDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -696,6 +791,7 @@ export const JobDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -772,6 +868,7 @@ export const JobsDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -857,6 +954,7 @@ export const CancelJobDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -955,6 +1053,7 @@ export const JobUpdatesDocument = new TypedDocumentString(`
     task
     pipelineClass
     seedReproducible
+    nsfwContentDetected
     notes
     scheduler
     seed
@@ -1045,6 +1144,27 @@ export const ModelsDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<ModelsQuery, ModelsQueryVariables>;
+export const PipelineVariantsDocument = new TypedDocumentString(`
+    query PipelineVariants {
+  pipelineVariants {
+    name
+    from
+    model
+    task
+    pipelineClass
+    config {
+      requiresSafetyChecker
+      scheduler
+      numInferenceSteps
+      guidanceScale
+      strength
+      negativePrompt
+      width
+      height
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<PipelineVariantsQuery, PipelineVariantsQueryVariables>;
 export const PipelinesDocument = new TypedDocumentString(`
     query Pipelines {
   pipelines {
@@ -1058,6 +1178,38 @@ export const PipelinesDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<PipelinesQuery, PipelinesQueryVariables>;
+export const RemovePipelineVariantDocument = new TypedDocumentString(`
+    mutation RemovePipelineVariant($name: String!) {
+  removePipelineVariant(name: $name) {
+    __typename
+    ... on Error {
+      message
+    }
+    ... on PipelineVariant {
+      name
+      from
+      model
+      task
+      pipelineClass
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
+    }
+    ... on InvalidInputError {
+      field
+      value
+      allowed
+    }
+  }
+}
+    `) as unknown as TypedDocumentString<RemovePipelineVariantMutation, RemovePipelineVariantMutationVariables>;
 export const ResolvePipelineDocument = new TypedDocumentString(`
     query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {
   resolvePipeline(
@@ -1082,6 +1234,16 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       reason
       loaded
       inpaintingMode
+      config {
+        requiresSafetyChecker
+        scheduler
+        numInferenceSteps
+        guidanceScale
+        strength
+        negativePrompt
+        width
+        height
+      }
       components {
         name
         library

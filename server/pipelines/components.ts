@@ -22,7 +22,13 @@ import { type Graph, openGraph } from "../runtime/graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
-export type GraphName = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder";
+export type GraphName =
+  | "text_encoder"
+  | "text_encoder_2"
+  | "unet"
+  | "vae_decoder"
+  | "vae_encoder"
+  | "safety_checker";
 
 /** A tokenizer and the text encoder it feeds. */
 export interface TextEncoderSlot {
@@ -165,6 +171,27 @@ export class SdComponents {
     let total = 0;
     for (const bytes of this.residentGrowth.values()) total += bytes;
     return total;
+  }
+
+  /**
+   * Whether the checkpoint ships diffusers' ONNX safety checker: `safety_checker/model.onnx` and the feature
+   * extractor's `feature_extractor/preprocessor_config.json` (the graph itself loads on first use).
+   */
+  async hasSafetyChecker(): Promise<boolean> {
+    for (const file of ["safety_checker/model.onnx", "feature_extractor/preprocessor_config.json"]) {
+      try {
+        await checkpointFile(this.checkpoint, file);
+      } catch (error) {
+        if (error instanceof ModelLoadError && error.message.endsWith("is missing")) return false;
+        throw error;
+      }
+    }
+    return true;
+  }
+
+  /** The feature extractor's preprocessor_config.json (CLIPImageProcessor), or null when absent. */
+  featureExtractorConfig(): Promise<Record<string, unknown> | null> {
+    return readJson(this.checkpoint, "feature_extractor/preprocessor_config.json");
   }
 
   facts(): Promise<ComponentFacts> {

@@ -88,13 +88,19 @@ export const PointInput = builder.inputType("PointInput", {
 });
 
 const commonFields = (t: Parameters<Parameters<typeof builder.inputType>[1]["fields"]>[0]) => ({
-  model: t.string({ required: true, description: "`name`, `org/name` or `org/name@revision`." }),
+  model: t.string({
+    required: true,
+    description: "`name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task.",
+  }),
   prompt: t.string({ required: true }),
-  negativePrompt: t.string({ description: 'Default "" (unconditional).' }),
+  negativePrompt: t.string({ description: "Default: the pipeline config's (none: unconditional)." }),
   width: t.int({ description: "Default: the UNet's sample_size × the VAE factor (or the input image's)." }),
   height: t.int(),
-  numInferenceSteps: t.int({ defaultValue: 50 }),
-  guidanceScale: t.float({ defaultValue: 7.5, description: "Classifier-free guidance applies when > 1." }),
+  numInferenceSteps: t.int({ description: "Default: the pipeline config's (diffusers: 50)." }),
+  guidanceScale: t.float({
+    description:
+      "Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5).",
+  }),
   numImagesPerPrompt: t.int({ defaultValue: 1 }),
   seed: t.field({ type: SeedScalar, description: "Default: a random seed, returned in the result." }),
   scheduler: t.field({ type: SchedulerNameEnum, description: "Default: the checkpoint's scheduler." }),
@@ -128,7 +134,10 @@ export const ImageToImageInput = builder.inputType("ImageToImageInput", {
   fields: (t) => ({
     ...commonFields(t),
     image: t.field({ type: ImageInput, required: true }),
-    strength: t.float({ defaultValue: 0.8, description: "How much to change the image, in (0, 1]." }),
+    strength: t.float({
+      description:
+        "How much to change the image, in (0, 1]. Default: the pipeline config's (diffusers: 0.8).",
+    }),
   }),
 });
 
@@ -137,7 +146,7 @@ export const InpaintingInput = builder.inputType("InpaintingInput", {
     ...commonFields(t),
     image: t.field({ type: ImageInput, required: true }),
     maskImage: t.field({ type: ImageInput, required: true, description: "White = repaint, black = keep." }),
-    strength: t.float({ defaultValue: 1.0 }),
+    strength: t.float({ description: "Default: the pipeline config's (diffusers: 1.0)." }),
   }),
 });
 
@@ -189,6 +198,12 @@ const GenerationType = builder.objectRef<GenerationResult>("Generation").impleme
     scheduler: t.exposeString("scheduler", { description: "diffusers' class name of the scheduler used." }),
     seed: t.field({ type: SeedScalar, resolve: (g) => g.seed }),
     images: t.field({ type: [GeneratedImageType], resolve: (g) => g.images }),
+    nsfwContentDetected: t.booleanList({
+      nullable: true,
+      description:
+        "The safety checker's flag per image (flagged images are black); null when no checker ran.",
+      resolve: (g) => (g.nsfwContentDetected ? [...g.nsfwContentDetected] : null),
+    }),
     timings: t.field({ type: TimingsType, resolve: (g) => g.timings }),
   }),
 });

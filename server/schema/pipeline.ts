@@ -10,7 +10,8 @@ import {
   ModelNotFoundError,
   UnsupportedPipelineError,
 } from "../errors.ts";
-import { type CheckpointResolution, resolveCheckpoint } from "../service/resolve-checkpoint.ts";
+import { type ResolvedPipeline, targetOf } from "../service/pipeline-variants.ts";
+import { resolveCheckpoint } from "../service/resolve-checkpoint.ts";
 import { builder } from "./builder.ts";
 import {
   InvalidInputErrorType,
@@ -58,7 +59,7 @@ const ComponentType = builder.objectRef<Component>("Component").implement({
   }),
 });
 
-const PipelineResolutionType = builder.objectRef<CheckpointResolution>("PipelineResolution").implement({
+export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("PipelineResolution").implement({
   description:
     "The pipeline class diffusers' AutoPipeline picks for a checkpoint and task, and whether we run it.",
   isTypeOf: (value) => typeof value === "object" && value !== null && "pipelineClass" in value,
@@ -101,20 +102,24 @@ builder.queryField("resolvePipeline", (t) =>
     type: ResolvePipelineResult,
     description: "Which pipeline class diffusers' AutoPipeline maps this checkpoint to for the task.",
     args: {
-      model: t.arg.string({ required: true, description: "`name`, `org/name` or `org/name@revision`." }),
+      model: t.arg.string({
+        required: true,
+        description: "`name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe).",
+      }),
       task: t.arg({ type: TaskEnum, required: true }),
       controlnet: t.arg.boolean({ defaultValue: false }),
       enablePag: t.arg.boolean({ defaultValue: false }),
     },
     resolve: (_root, args, { services }) =>
-      expected(
-        () =>
-          resolveCheckpoint(services, args.model, args.task, {
-            controlnet: args.controlnet ?? false,
-            enablePag: args.enablePag ?? false,
-          }),
-        [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError],
-      ),
+      expected(async () => {
+        // A named pipeline resolves as its checkpoint, for its own task, with its config overrides.
+        const target = targetOf(services, args.model, args.task, "model");
+        const resolution = await resolveCheckpoint(services, target.model, args.task, {
+          controlnet: args.controlnet ?? false,
+          enablePag: args.enablePag ?? false,
+        });
+        return { ...resolution, model: args.model, overrides: target.overrides };
+      }, [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError]),
   }),
 );
 

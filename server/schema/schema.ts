@@ -9,6 +9,7 @@ import "./pipeline.ts";
 import "./generate.ts";
 import "./loaded-pipelines.ts";
 import "./jobs.ts";
+import "./pipeline-variants.ts";
 
 export const schema = builder.toSchema();
 

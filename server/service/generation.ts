@@ -17,12 +17,15 @@ import {
   xlConditioningNotes,
 } from "../pipelines/micro-conditioning.ts";
 import { type RunContext, throwIfAborted } from "../pipelines/run-context.ts";
+import { runSafetyChecker, type SafetyPlan, safetyPlan } from "../pipelines/safety-checker.ts";
 import type { PipelineOutput } from "../pipelines/setup.ts";
 import { runTask } from "../pipelines/tasks.ts";
 import { type GenerationRequest, validateCommon, validateSize } from "../pipelines/validate.ts";
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
+import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
 
 export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
@@ -65,6 +68,8 @@ export interface GenerationResult {
   /** False when a VAE encoder drew its noise inside its graph: the seed does not fix the result. */
   readonly seedReproducible: boolean;
   readonly images: readonly GeneratedPng[];
+  /** One flag per image when the safety checker ran (flagged images are black); null when it did not. */
+  readonly nsfwContentDetected: readonly boolean[] | null;
   readonly notes: readonly string[];
   readonly timings: Timings;
 }
@@ -91,6 +96,8 @@ export interface GenerationPlan {
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
   readonly resolution: CheckpointResolution;
+  /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
+  readonly requiresSafetyChecker: boolean;
   /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
   readonly totalSteps: number;
   /** performance.now() when the request arrived. */
@@ -99,16 +106,15 @@ export interface GenerationPlan {
 
 /** Validates a request and decides everything that needs no graph; throws one of the expected errors. */
 export async function planGeneration(
-  services: Pick<Services, "config" | "locator" | "pipelines">,
+  services: Pick<Services, "config" | "locator" | "pipelines" | "variants">,
   task: Task,
-  input: TaskRequest,
+  request: TaskRequest,
 ): Promise<GenerationPlan> {
   const started = performance.now();
   const prefix = TASK_FIELD[task];
-  const common = validateCommon(input, services.config, prefix);
-  const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
-  const xl = validateXlConditioning(input, prefix);
-  const resolution = await resolveCheckpoint(services, input.model, task);
+  // `model` may name a pipeline made with fromPipe: its checkpoint, and its config under the request's fields.
+  const target = targetOf(services, request.model, task, `${prefix}.model`);
+  const resolution = await resolveCheckpoint(services, target.model, task);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} (${task}) cannot run on this server: ${resolution.reason ?? "unsupported"}`,
@@ -116,6 +122,12 @@ export async function planGeneration(
       resolution.family,
     );
   }
+  const { checkpoint, modelIndex, pipelineClass } = resolution;
+  const pipelineConfig = await effectiveConfig(checkpoint, modelIndex, pipelineClass, task, target.overrides);
+  const input = withConfig(request, pipelineConfig, target.overrides.scheduler);
+  const common = validateCommon(input, services.config, prefix);
+  const strength = validateStrength(task, input.strength, common.numInferenceSteps, prefix);
+  const xl = validateXlConditioning(input, prefix);
   const decodeStarted = performance.now();
   const images = await readInputImages(task, input, services.config, prefix);
   const imageDecodeMs = performance.now() - decodeStarted;
@@ -136,6 +148,7 @@ export async function planGeneration(
       images,
       imageDecodeMs,
       resolution,
+      requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
       totalSteps,
       started,
     };
@@ -146,7 +159,7 @@ export async function planGeneration(
 
 /** Runs one task for a request, or throws one of the expected errors: plan, wait for a slot, run. */
 export async function generate(
-  services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
+  services: Pick<Services, "config" | "locator" | "pipelines" | "admission" | "variants">,
   task: Task,
   input: TaskRequest,
   signal?: AbortSignal,
@@ -175,9 +188,11 @@ export async function runPlan(
   try {
     const components = lease.components;
     const facts = await components.facts();
-    const loadMs = await timed(() =>
-      Promise.all(components.taskGraphs(task).map((g) => components.graph(g))),
-    );
+    // The safety checker loads with the first request that runs it.
+    const safety = await safetyPlan(components, plan.requiresSafetyChecker, services.config.safetyChecker);
+    const graphs = components.taskGraphs(task);
+    if (safety === "run") graphs.push("safety_checker");
+    const loadMs = await timed(() => Promise.all(graphs.map((g) => components.graph(g))));
     const timer = new RunTimer();
     const run: RunContext = {
       generator: new TorchGenerator(common.seed),
@@ -189,10 +204,11 @@ export async function runPlan(
     const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };
     const prepared = plan.images?.prepare(size, facts);
     const output = await runTask(components, task, params, plan.strength, prepared, run);
+    const checked = safety === "run" ? await runSafetyChecker(components, output.images, run) : null;
     const inferenceMs = performance.now() - inferenceStarted;
 
     const encodeStarted = performance.now();
-    const pngs = await encodePngs(output.images);
+    const pngs = await encodePngs(checked?.images ?? output.images);
     const encodeMs = performance.now() - encodeStarted;
     return {
       model: input.model,
@@ -202,10 +218,12 @@ export async function runPlan(
       seed: common.seed,
       seedReproducible: output.seedReproducible,
       images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
+      nsfwContentDetected: checked?.nsfwContentDetected ?? null,
       notes: [
         ...(plan.images?.notes ?? []),
         ...xlConditioningNotes(task, facts.xl, plan.xl),
         ...notesOf(output),
+        ...safetyNotes(safety, components.id, checked?.nsfwContentDetected),
       ],
       timings: {
         totalMs: performance.now() - plan.started,
@@ -231,6 +249,42 @@ function stepsForStrength(
   const n = common.numInferenceSteps;
   const init = Math.min(Math.trunc(n * strength), n);
   return timesteps - Math.max(n - init, 0);
+}
+
+/**
+ * The request with what it leaves out taken from the pipeline's effective config (request field > named
+ * pipeline's config > checkpoint config > diffusers' default).
+ */
+function withConfig(
+  request: TaskRequest,
+  config: PipelineConfig,
+  scheduler: SchedulerName | null | undefined,
+): TaskRequest {
+  return {
+    ...request,
+    numInferenceSteps: request.numInferenceSteps ?? config.numInferenceSteps,
+    guidanceScale: request.guidanceScale ?? config.guidanceScale,
+    strength: request.strength ?? config.strength,
+    negativePrompt: request.negativePrompt ?? config.negativePrompt,
+    width: request.width ?? config.width,
+    height: request.height ?? config.height,
+    scheduler: request.scheduler ?? scheduler ?? null,
+  };
+}
+
+function safetyNotes(plan: SafetyPlan, model: string, flags: readonly boolean[] | undefined): string[] {
+  if (plan === "missing") {
+    return [
+      `The pipeline's config asks for a safety checker (requires_safety_checker), but '${model}' has none ` +
+        "(safety_checker/model.onnx and feature_extractor/preprocessor_config.json): the images were not checked.",
+    ];
+  }
+  if (!flags) return [];
+  const flagged = flags.filter(Boolean).length;
+  return [
+    `The safety checker ran: ${flagged} of ${flags.length} image(s) flagged (nsfwContentDetected)` +
+      (flagged ? "; flagged images are returned black." : "."),
+  ];
 }
 
 /** strength in (0, 1], and large enough that at least one denoising step remains (diffusers raises there too). */

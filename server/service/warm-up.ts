@@ -1,13 +1,14 @@
 /**
  * Loading and unloading checkpoints on request (`loadPipeline` / `unloadPipeline`): warm-up loads what
  * text-to-image needs (text encoder, UNet, VAE decoder) so that the first generation pays no load; the VAE
- * encoder still waits for the first image task.
+ * encoder still waits for the first image task. A named pipeline loads its checkpoint (for its task).
  */
 
 import type { Task } from "../auto-pipeline/resolve.ts";
 import type { Services } from "../context.ts";
 import { UnsupportedPipelineError } from "../errors.ts";
 import type { CacheEntryInfo } from "./pipeline-cache.ts";
+import { targetOf } from "./pipeline-variants.ts";
 import { resolveCheckpoint } from "./resolve-checkpoint.ts";
 
 /** The task a checkpoint is made for, judged by its class name (inpainting and img2img checkpoints). */
@@ -18,10 +19,11 @@ function nativeTask(className: string): Task {
 }
 
 export async function loadPipeline(
-  services: Pick<Services, "locator" | "pipelines">,
+  services: Pick<Services, "locator" | "pipelines" | "variants">,
   model: string,
 ): Promise<CacheEntryInfo> {
-  const resolution = await resolveCheckpoint(services, model, nativeTask);
+  const { variant, model: checkpointId } = targetOf(services, model, null, "model");
+  const resolution = await resolveCheckpoint(services, checkpointId, variant?.task ?? nativeTask);
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} cannot be loaded by this server: ${resolution.reason ?? "unsupported"}`,

@@ -78,8 +78,9 @@ describe("schema.graphql", () => {
       negativePrompt: "String",
       width: "Int",
       height: "Int",
-      numInferenceSteps: "Int = 50",
-      guidanceScale: "Float = 7.5",
+      // No GraphQL defaults: a field left out falls to the named pipeline's config, then the checkpoint's.
+      numInferenceSteps: "Int",
+      guidanceScale: "Float",
       numImagesPerPrompt: "Int = 1",
       seed: "Seed",
       scheduler: "SchedulerName",

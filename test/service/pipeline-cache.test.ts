@@ -6,7 +6,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServices, type Services } from "../../server/context.ts";
 import { BusyError, ModelLoadError } from "../../server/errors.ts";
 import { generate, type TaskRequest } from "../../server/service/generation.ts";
@@ -225,9 +225,8 @@ describe("admission", () => {
     const controller = new AbortController();
     const first = generate(s, "TEXT_TO_IMAGE", t2i("a", { numInferenceSteps: 10 }));
     const waiting = generate(s, "TEXT_TO_IMAGE", t2i("a"), controller.signal);
-    // Both requests validate and resolve before queueing: wait (up to 5 s) until the second one is waiting.
-    for (let i = 0; i < 1000 && s.admission.waiting === 0; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(s.admission.waiting).toBe(1);
+    // Both requests resolve their checkpoint and config before admission: wait until the second one queues.
+    await vi.waitFor(() => expect(s.admission.waiting).toBe(1), { timeout: 5000, interval: 2 });
     controller.abort();
     await expect(waiting).rejects.toThrow(/cancelled/);
     expect(s.admission.waiting).toBe(0);

@@ -1,0 +1,131 @@
+/**
+ * A pipeline's effective config, as diffusers would run it: what the checkpoint says (model_index.json's
+ * `requires_safety_checker`, the scheduler config's class, the UNet's `sample_size` times the VAE factor) over
+ * the defaults of the pipeline class's `__call__` (50 steps, guidance 7.5 — 5.0 for SDXL text-to-image and
+ * image-to-image —, strength 0.8 / 1.0 for SD image-to-image / inpainting, 0.3 / 0.9999 for SDXL), with a named
+ * pipeline's overrides on top. Requests then override any of it field by field.
+ */
+import { readFile } from "node:fs/promises";
+import type { Task } from "../auto-pipeline/resolve.ts";
+import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
+import type { ModelIndex } from "../checkpoints/model-index.ts";
+import { checkpointFile } from "../checkpoints/paths.ts";
+import { parsePythonJson } from "../checkpoints/python-json.ts";
+import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+
+/** The effective config of a resolved pipeline (GraphQL `PipelineConfig`). */
+export interface PipelineConfig {
+  readonly requiresSafetyChecker: boolean;
+  /** diffusers' class name of the scheduler, e.g. `PNDMScheduler`. */
+  readonly scheduler: string;
+  readonly numInferenceSteps: number;
+  readonly guidanceScale: number;
+  /** null for text-to-image. */
+  readonly strength: number | null;
+  readonly negativePrompt: string | null;
+  /** null when it follows the input image (image tasks) or is known only once the graphs load. */
+  readonly width: number | null;
+  readonly height: number | null;
+}
+
+/** What a named pipeline may set (GraphQL `PipelineConfigInput`): every field optional, `scheduler` by API name. */
+export interface PipelineConfigOverrides {
+  readonly requiresSafetyChecker?: boolean | null;
+  readonly scheduler?: SchedulerName | null;
+  readonly numInferenceSteps?: number | null;
+  readonly guidanceScale?: number | null;
+  readonly strength?: number | null;
+  readonly negativePrompt?: string | null;
+  readonly width?: number | null;
+  readonly height?: number | null;
+}
+
+export const CONFIG_FIELDS = [
+  "requiresSafetyChecker",
+  "scheduler",
+  "numInferenceSteps",
+  "guidanceScale",
+  "strength",
+  "negativePrompt",
+  "width",
+  "height",
+] as const satisfies readonly (keyof PipelineConfigOverrides)[];
+
+/** `newer` over `older`, field by field; null and absent fields of `newer` keep `older`'s (from_pipe's merge). */
+export function mergeOverrides(
+  older: PipelineConfigOverrides,
+  newer: PipelineConfigOverrides,
+): PipelineConfigOverrides {
+  const out: Record<string, unknown> = {};
+  for (const field of CONFIG_FIELDS) {
+    const value = newer[field] ?? older[field];
+    if (value !== undefined && value !== null) out[field] = value;
+  }
+  return out as PipelineConfigOverrides;
+}
+
+/** diffusers' `__call__` defaults of a pipeline class for a task. */
+export function callDefaults(pipelineClass: string, task: Task) {
+  const xl = pipelineClass.includes("XL");
+  const guidanceScale = xl && task !== "INPAINTING" ? 5.0 : 7.5;
+  const strength =
+    task === "TEXT_TO_IMAGE" ? null : task === "IMAGE_TO_IMAGE" ? (xl ? 0.3 : 0.8) : xl ? 0.9999 : 1.0;
+  return { numInferenceSteps: 50, guidanceScale, strength };
+}
+
+/** The checkpoint's config for `task` with diffusers' defaults, then `overrides` on top. */
+export async function effectiveConfig(
+  checkpoint: LocatedCheckpoint,
+  modelIndex: ModelIndex,
+  pipelineClass: string,
+  task: Task,
+  overrides: PipelineConfigOverrides = {},
+): Promise<PipelineConfig> {
+  const [scheduler, unet, vae] = await Promise.all([
+    readConfig(checkpoint, "scheduler/scheduler_config.json"),
+    readConfig(checkpoint, "unet/config.json"),
+    readConfig(checkpoint, "vae_decoder/config.json").then(
+      (c) => c ?? readConfig(checkpoint, "vae/config.json"),
+    ),
+  ]);
+  // Pipelines that take a safety checker register `requires_safety_checker` (default True in their __init__);
+  // the others (SDXL) have neither.
+  const requires = modelIndex.raw.requires_safety_checker;
+  const requiresSafetyChecker = typeof requires === "boolean" ? requires : "safety_checker" in modelIndex.raw;
+  // diffusers: height = height or unet.config.sample_size * vae_scale_factor (text-to-image); image tasks take
+  // the input image's size.
+  const blocks = vae?.block_out_channels;
+  const side =
+    task === "TEXT_TO_IMAGE" && typeof unet?.sample_size === "number" && Array.isArray(blocks)
+      ? unet.sample_size * 2 ** (blocks.length - 1)
+      : null;
+  const defaults = callDefaults(pipelineClass, task);
+  const schedulerClass = overrides.scheduler
+    ? (SCHEDULERS.get(overrides.scheduler)?.className ?? overrides.scheduler)
+    : String(scheduler?._class_name ?? "unknown");
+  return {
+    requiresSafetyChecker: overrides.requiresSafetyChecker ?? requiresSafetyChecker,
+    scheduler: schedulerClass,
+    numInferenceSteps: overrides.numInferenceSteps ?? defaults.numInferenceSteps,
+    guidanceScale: overrides.guidanceScale ?? defaults.guidanceScale,
+    strength: overrides.strength ?? defaults.strength,
+    negativePrompt: overrides.negativePrompt ?? null,
+    width: overrides.width ?? side,
+    height: overrides.height ?? side,
+  };
+}
+
+async function readConfig(
+  checkpoint: LocatedCheckpoint,
+  relative: string,
+): Promise<Record<string, unknown> | null> {
+  try {
+    const value = parsePythonJson(await readFile(await checkpointFile(checkpoint, relative), "utf8"));
+    return value && typeof value === "object" && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    // Missing or unreadable: the defaults apply (loading the pipeline reports a broken file).
+    return null;
+  }
+}

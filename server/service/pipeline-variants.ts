@@ -1,0 +1,301 @@
+/**
+ * Named pipelines, made as diffusers' `AutoPipelineFor<Task>.from_pipe(pipe, **config)` makes them: a name for a
+ * checkpoint, a task and a config that overrides the checkpoint's. One made from another named pipeline inherits
+ * its checkpoint and its config (the newer config wins, field by field), for any task the checkpoint's family maps
+ * to. A named pipeline holds no weights: requests that name it run on the checkpoint's cached components.
+ *
+ * `targetOf` is the one place that turns a request's `model` (a checkpoint id or a pipeline name) into the
+ * checkpoint and the overrides to apply; the service entry points call it first. Named pipelines may also be
+ * declared at start-up in a JSON file (`AUTOPIPE_PIPELINES_FILE`), read by `loadPipelinesFile`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import type { Task } from "../auto-pipeline/resolve.ts";
+import { cacheFolderName } from "../checkpoints/model-id.ts";
+import type { Config } from "../config.ts";
+import type { Services } from "../context.ts";
+import { InvalidInputError, showValue } from "../errors.ts";
+import { MAX_PROMPT_CHARS } from "../pipelines/validate.ts";
+import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { CONFIG_FIELDS, mergeOverrides, type PipelineConfigOverrides } from "./pipeline-config.ts";
+import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
+
+/** A named pipeline. */
+export interface PipelineVariant {
+  readonly name: string;
+  /** What it was made from: a checkpoint id or another pipeline's name. */
+  readonly from: string;
+  /** The checkpoint id it runs on (at the end of the chain). */
+  readonly model: string;
+  readonly task: Task;
+  /** Its own overrides merged over those of the pipeline it was made from. */
+  readonly config: PipelineConfigOverrides;
+}
+
+export const TASKS: readonly Task[] = ["TEXT_TO_IMAGE", "IMAGE_TO_IMAGE", "INPAINTING"];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const NAME_ALLOWED =
+  "1-100 letters, digits, '.', '_' or '-' (no '/' or '@'), starting with a letter or digit, naming no checkpoint";
+
+/** The named pipelines of one server. */
+export class PipelineVariants {
+  private readonly variants = new Map<string, PipelineVariant>();
+
+  get(name: string): PipelineVariant | undefined {
+    return this.variants.get(name);
+  }
+
+  /** In creation order. */
+  list(): PipelineVariant[] {
+    return [...this.variants.values()];
+  }
+
+  add(variant: PipelineVariant): void {
+    this.variants.set(variant.name, variant);
+  }
+
+  remove(name: string): PipelineVariant | undefined {
+    const variant = this.variants.get(name);
+    this.variants.delete(name);
+    return variant;
+  }
+}
+
+/** A resolution of a request's `model`, with the named pipeline's overrides (none for a checkpoint id). */
+export type ResolvedPipeline = CheckpointResolution & { readonly overrides?: PipelineConfigOverrides };
+
+/** What a request's `model` names: the checkpoint to run and the named pipeline's overrides (empty for an id). */
+export interface RequestTarget {
+  /** The checkpoint id. */
+  readonly model: string;
+  readonly variant: PipelineVariant | null;
+  readonly overrides: PipelineConfigOverrides;
+}
+
+/**
+ * Turns a request's `model` into a checkpoint id and overrides. A named pipeline serves only its own task: any
+ * other is an InvalidInputError on `field` (make another with fromPipe). `task` null accepts any.
+ */
+export function targetOf(
+  services: Pick<Services, "variants">,
+  model: string,
+  task: Task | null,
+  field: string,
+): RequestTarget {
+  const variant = services.variants.get(model);
+  if (!variant) return { model, variant: null, overrides: {} };
+  if (task && variant.task !== task) {
+    throw new InvalidInputError(
+      field,
+      showValue(model),
+      `a checkpoint id, or a named pipeline for ${task} ('${model}' is for ${variant.task}; make one for ${task} with fromPipe)`,
+    );
+  }
+  return { model: variant.model, variant, overrides: variant.config };
+}
+
+/** A named pipeline and how it resolves. */
+export interface CreatedVariant {
+  readonly variant: PipelineVariant;
+  readonly resolution: CheckpointResolution;
+}
+
+/**
+ * `fromPipe`: validates the name (not a checkpoint id, not taken) and config, resolves the checkpoint for `task`
+ * exactly as `resolvePipeline` does (same errors), and registers the pipeline.
+ */
+export async function fromPipe(
+  services: Pick<Services, "config" | "locator" | "variants">,
+  args: { name: string; from: string; task: Task; config?: PipelineConfigOverrides | null },
+): Promise<CreatedVariant> {
+  checkName(args.name, "name");
+  if (services.variants.get(args.name)) {
+    throw new InvalidInputError(
+      "name",
+      showValue(args.name),
+      `a name not in use (remove '${args.name}' first)`,
+    );
+  }
+  const listed = await services.locator.list();
+  if (listed.some((c) => c.id === args.name)) {
+    throw new InvalidInputError(
+      "name",
+      showValue(args.name),
+      `${NAME_ALLOWED} ('${args.name}' is a checkpoint)`,
+    );
+  }
+  const overrides = validateOverrides({ ...args.config }, services.config, "config");
+  const parent = services.variants.get(args.from);
+  const model = parent?.model ?? args.from;
+  const resolution = await resolveCheckpoint(services, model, args.task);
+  const variant: PipelineVariant = {
+    name: args.name,
+    from: args.from,
+    model,
+    task: args.task,
+    config: mergeOverrides(parent?.config ?? {}, overrides),
+  };
+  services.variants.add(variant);
+  return { variant, resolution };
+}
+
+/** Removes a named pipeline (its checkpoint stays loaded); InvalidInputError when there is none. */
+export function removeVariant(services: Pick<Services, "variants">, name: string): PipelineVariant {
+  const removed = services.variants.remove(name);
+  if (!removed) {
+    const names = services.variants.list().map((v) => v.name);
+    throw new InvalidInputError(
+      "name",
+      showValue(name),
+      names.length
+        ? `one of ${names.join(", ")}`
+        : "the name of a pipeline made with fromPipe (there are none)",
+    );
+  }
+  return removed;
+}
+
+function checkName(name: string, field: string): void {
+  if (!NAME.test(name)) throw new InvalidInputError(field, showValue(name), NAME_ALLOWED);
+}
+
+/** Checks a config's values (what needs no checkpoint); throws InvalidInputError naming `${prefix}.field`. */
+export function validateOverrides(
+  config: Record<string, unknown>,
+  limits: Pick<Config, "maxSteps">,
+  prefix: string,
+): PipelineConfigOverrides {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) {
+    const field = `${prefix}.${key}`;
+    if (!(CONFIG_FIELDS as readonly string[]).includes(key)) {
+      throw new InvalidInputError(field, showValue(value), `one of the fields ${CONFIG_FIELDS.join(", ")}`);
+    }
+    if (value === null || value === undefined) continue;
+    const bad = (allowed: string) => new InvalidInputError(field, showValue(value), allowed);
+    switch (key) {
+      case "requiresSafetyChecker":
+        if (typeof value !== "boolean") throw bad("true or false");
+        break;
+      case "scheduler":
+        if (typeof value !== "string" || !SCHEDULERS.has(value as SchedulerName)) {
+          throw bad(`one of ${[...SCHEDULERS.keys()].join(", ")}`);
+        }
+        break;
+      case "numInferenceSteps":
+        if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > limits.maxSteps) {
+          throw bad(`an integer from 1 to ${limits.maxSteps}`);
+        }
+        break;
+      case "guidanceScale":
+        if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+          throw bad("a finite number >= 0");
+        break;
+      case "strength":
+        if (typeof value !== "number" || !(value > 0 && value <= 1)) throw bad("a number in (0, 1]");
+        break;
+      case "negativePrompt":
+        if (typeof value !== "string" || value.length > MAX_PROMPT_CHARS) {
+          throw bad(`a string of at most ${MAX_PROMPT_CHARS} characters`);
+        }
+        break;
+      default: // width, height
+        if (!Number.isInteger(value) || (value as number) < 1) throw bad("a positive integer");
+    }
+    out[key] = value;
+  }
+  return out as PipelineConfigOverrides;
+}
+
+/**
+ * Reads the start-up file: `{ "pipelines": [{ "name", "from", "task", "config"? }, ...] }` (or the array alone),
+ * entries in order, so that one may be made from an earlier one. Checked here: shape, names (no checkpoint of the
+ * models directory or the Hugging Face cache, no duplicate), tasks and config values; the checkpoint itself is
+ * resolved when the pipeline is first used. Throws an Error naming the entry and the field.
+ *
+ * @example
+ * // pipelines.json
+ * { "pipelines": [{ "name": "sd-img2img", "from": "tiny-sd", "task": "IMAGE_TO_IMAGE",
+ *                   "config": { "requiresSafetyChecker": true, "strength": 0.3 } }] }
+ */
+export function loadPipelinesFile(
+  file: string,
+  config: Pick<Config, "maxSteps" | "modelsDir" | "hfHubCache">,
+): PipelineVariants {
+  const variants = new PipelineVariants();
+  const where = `AUTOPIPE_PIPELINES_FILE (${path.basename(file)})`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new Error(`${where}: cannot read it as JSON: ${(error as Error).message}`);
+  }
+  const entries = Array.isArray(parsed) ? parsed : (parsed as { pipelines?: unknown } | null)?.pipelines;
+  if (!Array.isArray(entries))
+    throw new Error(`${where}: expected {"pipelines": [...]} or an array of entries`);
+  entries.forEach((entry: unknown, i) => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    const label = `${where}: entry ${i}${typeof e.name === "string" ? ` ('${e.name}')` : ""}`;
+    try {
+      if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+        throw new InvalidInputError("entry", showValue(entry), "an object with name, from, task and config");
+      }
+      for (const key of Object.keys(e)) {
+        if (!["name", "from", "task", "config"].includes(key)) {
+          throw new InvalidInputError(key, showValue(e[key]), "only the fields name, from, task, config");
+        }
+      }
+      if (typeof e.name !== "string") throw new InvalidInputError("name", showValue(e.name), NAME_ALLOWED);
+      checkName(e.name, "name");
+      if (variants.get(e.name)) {
+        throw new InvalidInputError("name", showValue(e.name), "a name not used by an earlier entry");
+      }
+      if (namesLocalCheckpoint(e.name, config)) {
+        throw new InvalidInputError(
+          "name",
+          showValue(e.name),
+          `${NAME_ALLOWED} ('${e.name}' is a checkpoint)`,
+        );
+      }
+      if (typeof e.from !== "string" || e.from.length === 0) {
+        throw new InvalidInputError(
+          "from",
+          showValue(e.from),
+          "a checkpoint id or the name of an earlier entry",
+        );
+      }
+      if (typeof e.task !== "string" || !TASKS.includes(e.task as Task)) {
+        throw new InvalidInputError("task", showValue(e.task), TASKS.join(", "));
+      }
+      if (
+        e.config !== undefined &&
+        (typeof e.config !== "object" || e.config === null || Array.isArray(e.config))
+      ) {
+        throw new InvalidInputError("config", showValue(e.config), "an object of PipelineConfigInput fields");
+      }
+      const overrides = validateOverrides((e.config ?? {}) as Record<string, unknown>, config, "config");
+      const parent = variants.get(e.from);
+      variants.add({
+        name: e.name,
+        from: e.from,
+        model: parent?.model ?? e.from,
+        task: e.task as Task,
+        config: mergeOverrides(parent?.config ?? {}, overrides),
+      });
+    } catch (error) {
+      if (error instanceof InvalidInputError) {
+        throw new Error(`${label}, field ${error.field}: ${error.value} (allowed: ${error.allowed})`);
+      }
+      throw error;
+    }
+  });
+  return variants;
+}
+
+/** Whether `name` is a checkpoint id of the models directory or the Hugging Face cache (checked synchronously). */
+function namesLocalCheckpoint(name: string, config: Pick<Config, "modelsDir" | "hfHubCache">): boolean {
+  return (
+    existsSync(path.join(config.modelsDir, name, "model_index.json")) ||
+    existsSync(path.join(config.hfHubCache, cacheFolderName(name)))
+  );
+}
