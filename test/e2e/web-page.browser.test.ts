@@ -111,9 +111,16 @@ describe("the web page in headless Chromium", () => {
     expect(await page.locator("#seed").inputValue()).toBe("1234");
   });
 
-  it("cancels a long job: the page ends CANCELLED and the server agrees", async () => {
+  it("shows the queue position, then cancels the running job: the page ends CANCELLED and the server agrees", async () => {
+    // Another client's long job holds the only slot, so the page's job waits first in line.
+    const other = await client.submitGeneration({
+      textToImage: { model: "tiny-sd", prompt: "x", width: 32, height: 32, numInferenceSteps: 150, seed: 1 },
+    });
+    if (other.__typename !== "GenerationJob") throw new Error(other.message);
     await fill({ prompt: "a long one", numInferenceSteps: "150", width: "32", height: "32", seed: "5" });
     await page.getByRole("button", { name: "Generate" }).click();
+    await page.locator('#status[data-status="QUEUED"]', { hasText: "position 1" }).waitFor();
+    await client.cancelJob(other.id);
     await page.locator("#progress-text", { hasText: /^Step [1-9]/ }).waitFor();
     await page.getByRole("button", { name: "Cancel" }).click();
     await page.locator('#status[data-status="CANCELLED"]').waitFor();
