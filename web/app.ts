@@ -53,9 +53,15 @@ function showResultError(result: Exclude<GenerateResult, { __typename: "Generati
   showBanner(result.message);
 }
 
+/** The API's default strength per image task, shown until the user sets one. */
+const DEFAULT_STRENGTH: Partial<Record<string, string>> = { IMAGE_TO_IMAGE: "0.8", INPAINTING: "1" };
+let strengthEdited = false;
+
 /** Shows the parts of the form the task uses, and asks which pipeline serves it. */
 function onTaskOrModelChange(): void {
   const task = selectedTask(form);
+  const strength = byId<HTMLInputElement>("strength");
+  if (!strengthEdited) strength.value = DEFAULT_STRENGTH[task] ?? strength.value;
   byId("image-section").hidden = task === "TEXT_TO_IMAGE";
   byId("mask-tools").hidden = task !== "INPAINTING";
   canvas.hidden = task !== "INPAINTING";
@@ -175,6 +181,8 @@ async function generate(): Promise<void> {
   } finally {
     currentJob = null;
     setRunning(false);
+    // The checkpoint may be loaded now: the panel says so.
+    void panel.refresh(modelSelect.value, selectedTask(form));
   }
 }
 
@@ -201,6 +209,9 @@ for (const radio of form.querySelectorAll('input[name="task"]'))
   radio.addEventListener("change", onTaskOrModelChange);
 imageInput.addEventListener("change", () => void onImageChosen());
 maskInput.addEventListener("change", () => void onMaskChosen());
+byId("strength").addEventListener("input", () => {
+  strengthEdited = true;
+});
 byId("clear-mask").addEventListener("click", () => painter.clear());
 brush.addEventListener("input", () => {
   painter.brush = Number(brush.value);

@@ -57,7 +57,7 @@ describe("the web page in headless Chromium", () => {
   });
 
   it("text-to-image: progress reaches 100 % with previews, and the image is the API's PNG byte for byte", async () => {
-    await fill({ prompt: "a red cube", numInferenceSteps: "6", width: "32", height: "32", seed: "1234" });
+    await fill({ prompt: "a red cube", numInferenceSteps: "4", width: "32", height: "32", seed: "1234" });
     // Record every progress value and preview the page shows while the job runs.
     await page.evaluate(() => {
       const seen: string[] = [];
@@ -94,7 +94,7 @@ describe("the web page in headless Chromium", () => {
       textToImage: {
         model: "tiny-sd",
         prompt: "a red cube",
-        numInferenceSteps: 6,
+        numInferenceSteps: 4,
         guidanceScale: 7.5,
         width: 32,
         height: 32,
@@ -140,7 +140,7 @@ describe("the web page in headless Chromium", () => {
     expect(await page.getByTestId("pipeline-class").textContent()).toBe("OnnxStableDiffusionInpaintPipeline");
     await page.setInputFiles("#image", INIT_IMAGE);
     await page.locator("#mask-canvas").waitFor({ state: "visible" });
-    await fill({ prompt: "a window", numInferenceSteps: "4", width: "", height: "", seed: "99" });
+    await fill({ prompt: "a window", numInferenceSteps: "3", width: "", height: "", seed: "99" });
 
     // Without a mask the page says so next to the mask tools.
     await page.getByRole("button", { name: "Generate" }).click();
