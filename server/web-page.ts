@@ -20,6 +20,19 @@ const CONTENT_TYPES: Record<string, string> = {
   ".png": "image/png",
 };
 
+/**
+ * The page loads only its own script and stylesheet and talks only to this server; images are the API's data: URLs
+ * and the user's own files (blob: URLs).
+ */
+const PAGE_CSP = [
+  "default-src 'self'",
+  "img-src 'self' data: blob:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join("; ");
+
 /** A file name under assets/: letters, digits, `-`, `_` and dots, not starting with a dot, with a known type. */
 const ASSET_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
@@ -54,7 +67,12 @@ export function useWebPage(dist: string = DIST): Plugin {
         }
         endResponse(
           new fetchAPI.Response(head ? null : new Uint8Array(html), {
-            headers: { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" },
+            headers: {
+              "content-type": "text/html; charset=utf-8",
+              "cache-control": "no-cache",
+              "content-security-policy": PAGE_CSP,
+              "x-content-type-options": "nosniff",
+            },
           }),
         );
         return;

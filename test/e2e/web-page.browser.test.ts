@@ -29,6 +29,10 @@ describe("the web page in headless Chromium", () => {
     browser = await launchBrowser();
     page = await browser.context.newPage();
     page.on("pageerror", (error) => pageErrors.push(error.message));
+    // The page's content security policy must not block anything it does.
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) pageErrors.push(message.text());
+    });
     await page.goto(server.url.replace(/graphql$/, ""));
     // The checkpoints and the pipeline panel come from the API once the page has loaded.
     await page.locator("#pipeline-body dl").waitFor();

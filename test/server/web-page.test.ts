@@ -21,6 +21,7 @@ describe("the web page plugin", () => {
     expect(page.status).toBe(200);
     expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
     expect(page.headers.get("cache-control")).toBe("no-cache");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'self'");
     const html = await page.text();
     const script = html.match(/src="\/assets\/(app-[A-Z0-9]+\.js)"/)?.[1];
     const style = html.match(/href="\/assets\/(styles-[A-Z0-9]+\.css)"/)?.[1];
