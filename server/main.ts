@@ -14,7 +14,7 @@ const server = createServer(yoga);
 server.listen(config.port, () => {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  console.log(`autopipe listening on http://localhost:${port}${yoga.graphqlEndpoint}`);
+  console.log(`autopipe listening on http://localhost:${port}/ (GraphQL at ${yoga.graphqlEndpoint})`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

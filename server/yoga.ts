@@ -6,6 +6,7 @@ import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "./context.ts";
 import { schema } from "./schema/schema.ts";
 import { multipartBudget, useUploadLimit } from "./upload-limit.ts";
+import { useWebPage } from "./web-page.ts";
 
 export type AutopipeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
@@ -19,7 +20,7 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
     // Unexpected errors are masked ("Unexpected error."); expected ones are typed union members.
     maskedErrors: true,
     // Multipart uploads: at most an image and a mask of AUTOPIPE_MAX_UPLOAD_BYTES each, refused while reading.
-    plugins: [useUploadLimit(services.config.maxUploadBytes)],
+    plugins: [useUploadLimit(services.config.maxUploadBytes), useWebPage()],
     // Every other body (JSON with base64 images): the same two images, base64-inflated by 4/3.
     maxRequestBodySize: Math.max(
       multipartBudget(services.config.maxUploadBytes),
