@@ -37,7 +37,18 @@ export interface Config {
   readonly maxConcurrent: number;
   /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
   readonly maxQueue: number;
+  /** On SIGTERM/SIGINT, how long running generations may take to finish (`AUTOPIPE_SHUTDOWN_GRACE_MS`, default 30 s). */
+  readonly shutdownGraceMs: number;
+  /** Checkpoints loaded before readiness turns true (`AUTOPIPE_WARMUP=model[,model…]`, default none). */
+  readonly warmup: readonly string[];
+  /** pino log level (`LOG_LEVEL`, default `info`). */
+  readonly logLevel: LogLevel;
+  /** Whether generation log lines carry the prompts (`AUTOPIPE_LOG_PROMPTS=1`; off by default). */
+  readonly logPrompts: boolean;
 }
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -60,6 +71,15 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
     maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+    shutdownGraceMs: int(env, "AUTOPIPE_SHUTDOWN_GRACE_MS", 30_000, 0),
+    warmup: Object.freeze(
+      (env.AUTOPIPE_WARMUP ?? "")
+        .split(",")
+        .map((model) => model.trim())
+        .filter((model) => model !== ""),
+    ),
+    logLevel: parseLogLevel(env.LOG_LEVEL),
+    logPrompts: flag(env.AUTOPIPE_LOG_PROMPTS),
   });
 }
 
@@ -81,4 +101,11 @@ function parseProvider(raw: string | undefined): ExecutionProvider {
   const value = (raw || "cpu").trim().toLowerCase();
   if (value === "cpu" || value === "cuda" || value === "webgpu") return value;
   throw new Error(`AUTOPIPE_EXECUTION_PROVIDER must be cpu, cuda or webgpu, got ${JSON.stringify(raw)}`);
+}
+
+function parseLogLevel(raw: string | undefined): LogLevel {
+  const value = (raw || "info").trim().toLowerCase();
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (level) return level;
+  throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
 }

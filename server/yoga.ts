@@ -4,6 +4,8 @@
  */
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "./context.ts";
+import { useHealthRoutes } from "./observability/health.ts";
+import { useRequestLog } from "./observability/request-log.ts";
 import { schema } from "./schema/schema.ts";
 import { multipartBudget, useUploadLimit } from "./upload-limit.ts";
 
@@ -19,12 +21,18 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
     // Unexpected errors are masked ("Unexpected error."); expected ones are typed union members.
     maskedErrors: true,
     // Multipart uploads: at most an image and a mask of AUTOPIPE_MAX_UPLOAD_BYTES each, refused while reading.
-    plugins: [useUploadLimit(services.config.maxUploadBytes)],
+    plugins: [
+      // Observability first: every response (probes included) gets its request id and log line.
+      useRequestLog(services.logger, services.metrics),
+      useHealthRoutes(services.lifecycle, services.metrics),
+      useUploadLimit(services.config.maxUploadBytes),
+    ],
     // Every other body (JSON with base64 images): the same two images, base64-inflated by 4/3.
     maxRequestBodySize: Math.max(
       multipartBudget(services.config.maxUploadBytes),
       Math.ceil((2 * services.config.maxUploadBytes * 4) / 3) + 1024 * 1024,
     ),
-    context: ({ request }) => ({ services, signal: request.signal }),
+    // A generation stops when its client goes away or when a drain's grace period runs out.
+    context: ({ request }) => ({ services, signal: services.lifecycle.signalFor(request.signal) }),
   });
 }

@@ -11,6 +11,7 @@ import {
   InvalidModelIndexError,
   ModelLoadError,
   ModelNotFoundError,
+  ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { builder } from "./builder.ts";
@@ -108,3 +109,5 @@ builder.objectFields(BusyErrorType, (t) => ({
 }));
 
 export const CancelledErrorType = errorRef(CancelledError, "CancelledError");
+
+export const ShuttingDownErrorType = errorRef(ShuttingDownError, "ShuttingDownError");

@@ -10,6 +10,7 @@ import {
   InvalidModelIndexError,
   ModelLoadError,
   ModelNotFoundError,
+  ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
@@ -22,6 +23,7 @@ import {
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  ShuttingDownErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
 import { expected } from "./expected.ts";
@@ -158,6 +160,7 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     ModelLoadErrorType,
     BusyErrorType,
     CancelledErrorType,
+    ShuttingDownErrorType,
   ],
 });
 
@@ -169,6 +172,7 @@ const EXPECTED = [
   InvalidModelIndexError,
   ModelLoadError,
   BusyError,
+  ShuttingDownError,
 ];
 
 builder.mutationField("generate", (t) =>

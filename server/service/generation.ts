@@ -9,6 +9,7 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import type { Services } from "../context.ts";
 import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../errors.ts";
 import { encodePngs } from "../image/encode.ts";
+import { observeGeneration } from "../observability/generation-log.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
 import type { RunContext } from "../pipelines/run-context.ts";
@@ -71,8 +72,8 @@ export const TASK_FIELD: Record<Task, string> = {
   INPAINTING: "inpainting",
 };
 
-/** Runs one task for a request, or throws one of the expected errors. */
-export async function generate(
+/** Runs one task for a request, or throws one of the expected errors (see `generate`, which also observes it). */
+async function runGeneration(
   services: Pick<Services, "config" | "locator" | "pipelines" | "admission">,
   task: Task,
   input: TaskRequest,
@@ -231,6 +232,21 @@ function notesOf(output: PipelineOutput & { seedReproducible?: boolean }): strin
         "The checkpoint's VAE encoder samples inside its graph: this result is not reproducible from the seed.",
       ]
     : [];
+}
+
+/** Runs one task for a request, or throws one of the expected errors; logs and counts it (observability/). */
+export function generate(
+  services: Pick<Services, "config" | "locator" | "pipelines" | "admission" | "logger" | "metrics">,
+  task: Task,
+  input: TaskRequest,
+  signal?: AbortSignal,
+): Promise<GenerationResult> {
+  const observers = { ...services, isLoaded: (model: string) => isLoadedModel(services.pipelines, model) };
+  return observeGeneration(observers, task, input, () => runGeneration(services, task, input, signal));
+}
+
+function isLoadedModel(pipelines: Services["pipelines"], model: string): boolean {
+  return pipelines.info().some((entry) => entry.model === model);
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
