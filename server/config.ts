@@ -37,6 +37,11 @@ export interface Config {
   readonly maxConcurrent: number;
   /** Generations that may wait for a slot (`AUTOPIPE_MAX_QUEUE`, default 16). */
   readonly maxQueue: number;
+  /**
+   * How often what the control plane knows of a checkpoint (where it is, model_index.json, configs, which graphs
+   * exist) is revalidated against the files' identity (`AUTOPIPE_CHECKPOINT_REVALIDATE_MS`, default 1000).
+   */
+  readonly checkpointRevalidateMs: number;
   /** On SIGTERM/SIGINT, how long running generations may take to finish (`AUTOPIPE_SHUTDOWN_GRACE_MS`, default 30 s). */
   readonly shutdownGraceMs: number;
   /** Checkpoints loaded before readiness turns true (`AUTOPIPE_WARMUP=model[,model…]`, default none). */
@@ -71,6 +76,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     cacheMaxModels: int(env, "AUTOPIPE_CACHE_MAX_MODELS", 4, 1),
     maxConcurrent: int(env, "AUTOPIPE_MAX_CONCURRENT", executionProvider === "cpu" ? 1 : 2, 1),
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
+    checkpointRevalidateMs: int(env, "AUTOPIPE_CHECKPOINT_REVALIDATE_MS", 1000, 0),
     shutdownGraceMs: int(env, "AUTOPIPE_SHUTDOWN_GRACE_MS", 30_000, 0),
     warmup: Object.freeze(
       (env.AUTOPIPE_WARMUP ?? "")

@@ -3,6 +3,7 @@
  * is called once per server (tests build their own with a temp config); `dispose` releases every ONNX session.
  * The lifecycle (readiness, drain), the logger and the metrics registry are per server too.
  */
+import { CheckpointFactsCache } from "./checkpoints/facts-cache.ts";
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
@@ -14,6 +15,8 @@ import { PipelineCache } from "./service/pipeline-cache.ts";
 export interface Services {
   readonly config: Config;
   readonly locator: CheckpointLocator;
+  /** What resolution reads from checkpoint files, kept and revalidated by file identity. */
+  readonly facts: CheckpointFactsCache;
   /** Loaded checkpoints, shared by every task and request. */
   readonly pipelines: PipelineCache;
   /** How many generations run and wait at once. */
@@ -33,13 +36,14 @@ export interface Context {
 
 /** Builds the services for one server from its configuration. */
 export function createServices(config: Config, options: { logger?: Logger } = {}): Services {
-  const locator = new CheckpointLocator(config);
+  const locator = new CheckpointLocator(config, { revalidateMs: config.checkpointRevalidateMs });
   const pipelines = new PipelineCache(config);
   const admission = new Admission(config.maxConcurrent, config.maxQueue);
   const lifecycle = new Lifecycle(admission);
   return {
     config,
     locator,
+    facts: new CheckpointFactsCache(config.checkpointRevalidateMs),
     pipelines,
     admission,
     lifecycle,

@@ -1,7 +1,8 @@
 /**
  * Which resolved pipelines this server executes. Only the Stable Diffusion family runs here, from ONNX exports
  * (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check is
- * cheap: it reads file presence and the UNet config, never loads a graph.
+ * cheap: it reads file presence and the UNet and scheduler configs (facts the control plane keeps, see
+ * CheckpointFactsCache), never loads a graph.
  */
 import { readFile, stat } from "node:fs/promises";
 import type { Task } from "../auto-pipeline/resolve.ts";
@@ -37,12 +38,46 @@ export const TASK_GRAPHS: Readonly<Record<Task, readonly GraphName[]>> = {
 
 export type InpaintingMode = "NINE_CHANNEL" | "BLEND";
 
+/** What runnability is judged from: read from the checkpoint's files, cheap to keep (see CheckpointFactsCache). */
+export interface RunnabilityFacts {
+  /** `in_channels` of unet/config.json, or null when unknown. */
+  readonly unetInChannels: number | null;
+  /** `_class_name` of scheduler/scheduler_config.json, or null when unknown. */
+  readonly schedulerClass: string | null;
+  /** The graphs whose `<graph>/model.onnx` exists. */
+  readonly graphs: readonly GraphName[];
+}
+
+const ALL_GRAPHS: readonly GraphName[] = ["text_encoder", "unet", "vae_decoder", "vae_encoder"];
+
+/** The files `readRunnabilityFacts` reads or checks, relative to the checkpoint: their identity revalidates it. */
+export const RUNNABILITY_FILES: readonly string[] = [
+  "unet/config.json",
+  "scheduler/scheduler_config.json",
+  ...ALL_GRAPHS.map((graph) => `${graph}/model.onnx`),
+];
+
+/** Reads the facts runnability is judged from; never loads a graph. */
+export async function readRunnabilityFacts(checkpoint: LocatedCheckpoint): Promise<RunnabilityFacts> {
+  const [unetInChannels, schedulerClass, present] = await Promise.all([
+    readUnetInChannels(checkpoint),
+    readSchedulerClass(checkpoint),
+    Promise.all(ALL_GRAPHS.map((graph) => exists(checkpoint, `${graph}/model.onnx`))),
+  ]);
+  return { unetInChannels, schedulerClass, graphs: ALL_GRAPHS.filter((_, i) => present[i]) };
+}
+
 export async function runnability(
   checkpoint: LocatedCheckpoint,
   pipelineClass: string,
   task: Task,
 ): Promise<Runnability> {
-  const inChannels = await unetInChannels(checkpoint);
+  return judgeRunnability(await readRunnabilityFacts(checkpoint), pipelineClass, task);
+}
+
+/** Whether this server runs `pipelineClass` for `task` on a checkpoint with these facts, and why not. */
+export function judgeRunnability(facts: RunnabilityFacts, pipelineClass: string, task: Task): Runnability {
+  const inChannels = facts.unetInChannels;
   const inpaintingMode: InpaintingMode | null =
     task !== "INPAINTING" || inChannels === null ? null : inChannels === 9 ? "NINE_CHANNEL" : "BLEND";
   const no = (reason: string): Runnability => ({ runnable: false, reason, inpaintingMode });
@@ -50,11 +85,11 @@ export async function runnability(
     return no(`${pipelineClass} is not executed by this server (only Stable Diffusion ONNX pipelines are)`);
   }
   for (const graph of TASK_GRAPHS[task]) {
-    if (!(await exists(checkpoint, `${graph}/model.onnx`))) {
+    if (!facts.graphs.includes(graph)) {
       return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
     }
   }
-  const schedulerClass = await readSchedulerClass(checkpoint);
+  const schedulerClass = facts.schedulerClass;
   if (schedulerClass !== null && !schedulerNameOf(schedulerClass)) {
     return no(`its scheduler ${schedulerClass} is not one this server implements`);
   }
@@ -85,7 +120,7 @@ async function readSchedulerClass(checkpoint: LocatedCheckpoint): Promise<string
   }
 }
 
-async function unetInChannels(checkpoint: LocatedCheckpoint): Promise<number | null> {
+async function readUnetInChannels(checkpoint: LocatedCheckpoint): Promise<number | null> {
   try {
     const config = JSON.parse(await readFile(await checkpointFile(checkpoint, "unet/config.json"), "utf8"));
     return typeof config?.in_channels === "number" ? config.in_channels : null;

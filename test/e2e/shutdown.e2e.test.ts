@@ -7,6 +7,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type ServerProcess, startServerProcess, waitForGauge } from "../helpers/server-process.ts";
 
+/** Whether a process id is alive (signal 0 probes without signalling). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const GENERATE = /* GraphQL */ `
   mutation ($steps: Int!) {
     generate(input: { textToImage: { model: "tiny-sd", prompt: "a cat", numInferenceSteps: $steps, guidanceScale: 1, seed: 7 } }) {
@@ -72,4 +82,24 @@ describe("SIGTERM with a running and a queued generation", () => {
     expect(await s.exited).toEqual({ code: 0, signal: null });
     expect(s.lines.find((line) => line.event === "drained")).toMatchObject({ cancelledRunning: true });
   });
+});
+
+describe("npm start", () => {
+  it("builds, runs plain node on dist/, and a SIGTERM to npm reaches the server (no orphan), exit 0", async () => {
+    const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+    const s = await startServerProcess({}, { file: npm, args: ["start", "--silent"] });
+    try {
+      const listening = s.lines.find((line) => line.event === "listening");
+      const serverPid = Number(listening?.pid);
+      expect(serverPid).not.toBe(s.child.pid);
+      expect(alive(serverPid)).toBe(true);
+      expect((await fetch(`${s.base}/healthz`)).status).toBe(200);
+      s.child.kill("SIGTERM");
+      expect(await s.exited).toEqual({ code: 0, signal: null });
+      expect(s.lines.at(-1)).toMatchObject({ event: "stopped", pid: serverPid });
+      expect(alive(serverPid)).toBe(false);
+    } finally {
+      if (s.child.exitCode === null) s.child.kill("SIGKILL");
+    }
+  }, 180_000);
 });

@@ -69,7 +69,8 @@ export async function startServerProcess(
     stderr += chunk;
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+    // "close", not "exit": every log line is read by then.
+    child.once("close", (code, signal) => resolve({ code, signal })),
   );
   const waitFor = (match: (line: LogLine) => boolean, timeoutMs = 60_000) => {
     const seen = lines.find(match);
@@ -88,7 +89,7 @@ export async function startServerProcess(
     });
   };
   const listening = await Promise.race([
-    waitFor((line) => line.event === "listening"),
+    waitFor((line) => line.event === "listening", 150_000),
     exited.then(({ code }) => {
       throw new Error(`server exited (${code}) before listening; stderr: ${stderr.slice(-2000)}`);
     }),
