@@ -2,6 +2,7 @@
  * Builds the GraphQL server (graphql-yoga over the Pothos schema) without listening, so tests call
  * `yoga.fetch()` directly and main.ts attaches it to an HTTP server.
  */
+import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
 import { createYoga, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "./context.ts";
 import { useHealthRoutes } from "./observability/health.ts";
@@ -17,6 +18,8 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
     schema,
     graphqlEndpoint: "/graphql",
     graphiql: options.graphiql ?? true,
+    // GraphiQL's scripts, styles and workers come inline from an npm package: the page loads with no CDN.
+    renderGraphiQL: renderOnce(),
     landingPage: false,
     // Unexpected errors are masked ("Unexpected error."); expected ones are typed union members.
     maskedErrors: true,
@@ -35,4 +38,13 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
     // A generation stops when its client goes away or when a drain's grace period runs out.
     context: ({ request }) => ({ services, signal: services.lifecycle.signalFor(request.signal) }),
   });
+}
+
+/** Renders the GraphiQL page (about 9 MB, assets inline) once per server: its options never change. */
+function renderOnce(): typeof renderGraphiQL {
+  let page: string | undefined;
+  return (options) => {
+    page ??= renderGraphiQL(options);
+    return page;
+  };
 }
