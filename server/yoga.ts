@@ -2,8 +2,7 @@
  * Builds the GraphQL server (graphql-yoga over the Pothos schema) without listening, so tests call
  * `yoga.fetch()` directly and main.ts attaches it to an HTTP server.
  */
-import { renderGraphiQL } from "@graphql-yoga/render-graphiql";
-import { createYoga, type YogaServerInstance } from "graphql-yoga";
+import { createYoga, type GraphiQLOptions, type YogaServerInstance } from "graphql-yoga";
 import type { Context, Services } from "./context.ts";
 import { useHealthRoutes } from "./observability/health.ts";
 import { useRequestLog } from "./observability/request-log.ts";
@@ -40,11 +39,14 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
   });
 }
 
-/** Renders the GraphiQL page (about 9 MB, assets inline) once per server: its options never change. */
-function renderOnce(): typeof renderGraphiQL {
-  let page: string | undefined;
+/**
+ * Renders the GraphiQL page once per server: its options never change. The package (9 MB of inline scripts,
+ * styles and workers) is imported on the first page view, not at start-up.
+ */
+function renderOnce(): (options: GraphiQLOptions) => Promise<string> {
+  let page: Promise<string> | undefined;
   return (options) => {
-    page ??= renderGraphiQL(options);
+    page ??= import("@graphql-yoga/render-graphiql").then(({ renderGraphiQL }) => renderGraphiQL(options));
     return page;
   };
 }
