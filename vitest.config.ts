@@ -8,6 +8,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // onnxruntime's native logger off but for fatal errors: expected provider failures print no alarm.
+    setupFiles: ["test/setup/quiet-native-logs.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // ONNX sessions use every core; running test files one at a time keeps timings sane on small machines.

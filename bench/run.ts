@@ -9,16 +9,21 @@
  * - safety-checker: generation with and without the checker (alternating), the checker alone, and what a named
  *   pipeline adds to the cache.
  * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
+ * - control-plane: resolvePipeline against a bare query (autocannon, real server process), throughput and p99 at
+ *   50 connections; a bare query's p99 and BusyError latency while generations run.
+ * - startup: spawn → ready with AUTOPIPE_WARMUP, and ready → first tiny-sd image.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
+import { benchControlPlane } from "./control-plane.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMidSd } from "./mid-sd.ts";
 import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
+import { benchStartup } from "./startup.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 const SECTIONS: Record<string, () => Promise<void>> = {
@@ -31,6 +36,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "safety-checker": benchSafetyChecker,
   jobs: benchJobs,
   "mid-sd": benchMidSd,
+  "control-plane": benchControlPlane,
+  startup: benchStartup,
 };
 
 const wanted = process.argv.slice(2);

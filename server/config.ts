@@ -54,7 +54,23 @@ export interface Config {
   readonly pipelinesFile: string | null;
   /** When the safety checker runs (`AUTOPIPE_SAFETY_CHECKER`: auto | on | off, default auto). */
   readonly safetyChecker: SafetyCheckerMode;
+  /**
+   * How often what the control plane knows of a checkpoint (where it is, model_index.json, configs, which graphs
+   * exist) is revalidated against the files' identity (`AUTOPIPE_CHECKPOINT_REVALIDATE_MS`, default 1000).
+   */
+  readonly checkpointRevalidateMs: number;
+  /** On SIGTERM/SIGINT, how long running generations may take to finish (`AUTOPIPE_SHUTDOWN_GRACE_MS`, default 30 s). */
+  readonly shutdownGraceMs: number;
+  /** Checkpoints loaded before readiness turns true (`AUTOPIPE_WARMUP=model[,model…]`, default none). */
+  readonly warmup: readonly string[];
+  /** pino log level (`LOG_LEVEL`, default `info`). */
+  readonly logLevel: LogLevel;
+  /** Whether generation log lines carry the prompts (`AUTOPIPE_LOG_PROMPTS=1`; off by default). */
+  readonly logPrompts: boolean;
 }
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -85,6 +101,16 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
         : path.resolve(cwd, env.AUTOPIPE_CACHE_DIR || path.join(".cache", "autopipe")),
     pipelinesFile: env.AUTOPIPE_PIPELINES_FILE ? path.resolve(cwd, env.AUTOPIPE_PIPELINES_FILE) : null,
     safetyChecker: parseSafetyChecker(env.AUTOPIPE_SAFETY_CHECKER),
+    checkpointRevalidateMs: int(env, "AUTOPIPE_CHECKPOINT_REVALIDATE_MS", 1000, 0),
+    shutdownGraceMs: int(env, "AUTOPIPE_SHUTDOWN_GRACE_MS", 30_000, 0),
+    warmup: Object.freeze(
+      (env.AUTOPIPE_WARMUP ?? "")
+        .split(",")
+        .map((model) => model.trim())
+        .filter((model) => model !== ""),
+    ),
+    logLevel: parseLogLevel(env.LOG_LEVEL),
+    logPrompts: flag(env.AUTOPIPE_LOG_PROMPTS),
   });
 }
 
@@ -112,4 +138,11 @@ function parseSafetyChecker(raw: string | undefined): SafetyCheckerMode {
   const value = (raw || "auto").trim().toLowerCase();
   if (value === "auto" || value === "on" || value === "off") return value;
   throw new Error(`AUTOPIPE_SAFETY_CHECKER must be auto, on or off, got ${JSON.stringify(raw)}`);
+}
+
+function parseLogLevel(raw: string | undefined): LogLevel {
+  const value = (raw || "info").trim().toLowerCase();
+  const level = LOG_LEVELS.find((l) => l === value);
+  if (level) return level;
+  throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
 }

@@ -1,17 +1,24 @@
 /**
  * What every resolver can reach: the configuration and the long-lived services built from it. `createServices`
- * is called once per server (tests build their own with a temp config); `dispose` releases every ONNX session.
+ * is called once per server (tests build their own with a temp config); `dispose` ends the jobs and releases every
+ * ONNX session. The lifecycle (readiness, drain), the logger and the metrics registry are per server too.
  */
+import { CheckpointFactsCache } from "./checkpoints/facts-cache.ts";
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
+import { createLogger, type Logger } from "./observability/logger.ts";
+import { Metrics } from "./observability/metrics.ts";
 import { Admission } from "./service/admission.ts";
 import { type JobService, LocalJobs } from "./service/jobs.ts";
+import { Lifecycle } from "./service/lifecycle.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
 import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
 
 export interface Services {
   readonly config: Config;
   readonly locator: CheckpointLocator;
+  /** What resolution reads from checkpoint files, kept and revalidated by file identity. */
+  readonly facts: CheckpointFactsCache;
   /** Loaded checkpoints, shared by every task and request. */
   readonly pipelines: PipelineCache;
   /** How many generations run and wait at once. */
@@ -20,12 +27,16 @@ export interface Services {
   readonly jobs: JobService;
   /** Named pipelines (fromPipe and AUTOPIPE_PIPELINES_FILE); they hold no weights of their own. */
   readonly variants: PipelineVariants;
+  /** Readiness and drain (graceful shutdown). */
+  readonly lifecycle: Lifecycle;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
   dispose(): Promise<void>;
 }
 
 export interface Context {
   readonly services: Services;
-  /** Aborted when the HTTP client goes away; generations stop at their next step. */
+  /** Aborted when the HTTP client goes away or the drain's grace period ends; generations stop at their next step. */
   readonly signal: AbortSignal;
 }
 
@@ -33,21 +44,29 @@ export interface Context {
  * Builds the services for one server from its configuration. Throws (stopping start-up) when the
  * AUTOPIPE_PIPELINES_FILE is malformed, naming the entry and the field.
  */
-export function createServices(config: Config): Services {
+export function createServices(config: Config, options: { logger?: Logger } = {}): Services {
   const variants = config.pipelinesFile
     ? loadPipelinesFile(config.pipelinesFile, config)
     : new PipelineVariants();
-  const locator = new CheckpointLocator(config);
+  const locator = new CheckpointLocator(config, { revalidateMs: config.checkpointRevalidateMs });
+  const facts = new CheckpointFactsCache(config.checkpointRevalidateMs);
   const pipelines = new PipelineCache(config);
   const admission = new Admission(config.maxConcurrent, config.maxQueue);
-  const jobs = new LocalJobs({ config, admission, pipelines });
+  const lifecycle = new Lifecycle(admission);
+  const logger = options.logger ?? createLogger(config);
+  const metrics = new Metrics({ admission, pipelines, lifecycle });
+  const jobs = new LocalJobs({ config, admission, pipelines, lifecycle, logger, metrics });
   return {
     config,
     locator,
+    facts,
     pipelines,
     admission,
     jobs,
     variants,
+    lifecycle,
+    logger,
+    metrics,
     dispose: async () => {
       await jobs.dispose();
       await pipelines.dispose();

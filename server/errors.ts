@@ -101,6 +101,15 @@ export class JobNotFoundError extends AutopipeError {
   }
 }
 
+/** The server is draining before it stops: it takes no new generation; retry on another instance. */
+export class ShuttingDownError extends AutopipeError {
+  override name = "ShuttingDownError";
+  override readonly code = "SHUTTING_DOWN";
+  constructor() {
+    super("The server is shutting down and takes no new generations; retry on another instance");
+  }
+}
+
 /** Shows a user-supplied value in an error message: quoted, and cut short when long. */
 export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);

@@ -1,25 +1,95 @@
 /**
- * Entry point of `npm start`: read the configuration, build the server, listen. Nothing else.
+ * Entry point of `npm start` (`node dist/server/main.js`): read the configuration, build the server, listen, load
+ * the `AUTOPIPE_WARMUP` checkpoints, then report ready. On SIGTERM or SIGINT it stops gracefully (see
+ * service/lifecycle.ts): drain, close the HTTP server, release every session, exit 0. A second signal cancels the
+ * running generations at once instead of waiting out the grace period.
  */
-import { createServer } from "node:http";
+import { createServer, type Server } from "node:http";
 import { loadConfig } from "./config.ts";
 import { createServices } from "./context.ts";
+import { loadPipeline } from "./service/warm-up.ts";
 import { createAutopipeYoga } from "./yoga.ts";
 
+const started = performance.now();
 const config = loadConfig();
 const services = createServices(config);
+const { logger, lifecycle } = services;
 const yoga = createAutopipeYoga(services);
 const server = createServer(yoga);
 
 server.listen(config.port, () => {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  console.log(`autopipe listening on http://localhost:${port}/ (GraphQL at ${yoga.graphqlEndpoint})`);
+  logger.info(
+    { event: "listening", port, url: `http://localhost:${port}${yoga.graphqlEndpoint}` },
+    `autopipe listening on http://localhost:${port}/ (GraphQL at ${yoga.graphqlEndpoint})`,
+  );
+  void warmUp();
 });
 
+/** Loads the warm-up checkpoints one by one, then turns readiness true; a checkpoint that cannot load stops the server. */
+async function warmUp(): Promise<void> {
+  for (const model of config.warmup) {
+    const loadStarted = performance.now();
+    try {
+      const info = await loadPipeline(services, model);
+      logger.info(
+        { event: "warmup", model, bytes: info.bytes, durationMs: ms(performance.now() - loadStarted) },
+        `warmed up ${model}`,
+      );
+    } catch (error) {
+      logger.fatal({ event: "warmup", model, error: (error as Error).message }, `warm-up of ${model} failed`);
+      await stop("warm-up failed", 1);
+      return;
+    }
+  }
+  if (lifecycle.phase !== "starting") return;
+  lifecycle.markReady();
+  logger.info({ event: "ready", sinceStartMs: ms(performance.now() - started) }, "ready");
+}
+
+let stopping: Promise<void> | undefined;
+
+/** Drains, closes the HTTP server, releases the sessions and exits with `code`. */
+function stop(reason: string, code: number): Promise<void> {
+  stopping ??= (async () => {
+    logger.info(
+      { event: "shutdown", reason, graceMs: config.shutdownGraceMs, running: services.admission.active },
+      `${reason}: draining`,
+    );
+    const report = await lifecycle.drain(config.shutdownGraceMs);
+    logger.info({ event: "drained", ...report, durationMs: ms(report.durationMs) }, "drained");
+    await closeHttp(server);
+    await services.dispose();
+    logger.info({ event: "stopped", exitCode: code }, "stopped");
+    process.exit(code);
+  })();
+  return stopping;
+}
+
+/** Stops accepting connections, lets responses in flight finish, and closes kept-alive connections. */
+function closeHttp(http: Server): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => http.closeAllConnections(), 5000);
+    http.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    http.closeIdleConnections();
+  });
+}
+
+function ms(value: number): number {
+  return Math.round(value * 10) / 10;
+}
+
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    server.close();
-    void services.dispose().finally(() => process.exit(0));
+  process.on(signal, () => {
+    if (!stopping) {
+      void stop(signal, 0);
+      return;
+    }
+    logger.warn({ event: "shutdown", signal }, `${signal} again: cancelling running generations now`);
+    lifecycle.cancelNow();
   });
 }

@@ -220,6 +220,8 @@ type GenerateResultFields_ModelLoadError_Fragment = { __typename: 'ModelLoadErro
 
 type GenerateResultFields_ModelNotFoundError_Fragment = { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> };
 
+type GenerateResultFields_ShuttingDownError_Fragment = { __typename: 'ShuttingDownError', message: string };
+
 type GenerateResultFields_UnsupportedPipelineError_Fragment = { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null };
 
 export type GenerateResultFieldsFragment =
@@ -230,6 +232,7 @@ export type GenerateResultFieldsFragment =
   | GenerateResultFields_InvalidModelIndexError_Fragment
   | GenerateResultFields_ModelLoadError_Fragment
   | GenerateResultFields_ModelNotFoundError_Fragment
+  | GenerateResultFields_ShuttingDownError_Fragment
   | GenerateResultFields_UnsupportedPipelineError_Fragment
 ;
 
@@ -246,6 +249,7 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -257,6 +261,7 @@ export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, statu
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    | null };
 
@@ -275,12 +280,14 @@ export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneratio
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
         | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'ShuttingDownError', message: string }
         | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
        | null }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -297,6 +304,7 @@ export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob'
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
       | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'ShuttingDownError', message: string }
       | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
      | null } | null };
 
@@ -314,6 +322,7 @@ export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'Genera
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
       | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'ShuttingDownError', message: string }
       | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
      | null }> };
 
@@ -331,6 +340,7 @@ export type CancelJobMutation = { __typename: 'Mutation', cancelJob:
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
         | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'ShuttingDownError', message: string }
         | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
        | null }
     | { __typename: 'JobNotFoundError', message: string, id: string }
@@ -353,6 +363,7 @@ export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
           | { __typename: 'InvalidModelIndexError', message: string }
           | { __typename: 'ModelLoadError', message: string, model: string, component: string }
           | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+          | { __typename: 'ShuttingDownError', message: string }
           | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
          | null }, preview: { __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string } | null }
    };

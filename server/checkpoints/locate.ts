@@ -66,13 +66,20 @@ const COMMIT_HASH = /^[0-9a-f]{40}$/;
 export class CheckpointLocator {
   private readonly download: DownloadFn;
   private readonly downloads = new Map<string, Promise<unknown>>();
+  private readonly revalidateMs: number;
+  /** Checkpoints found, by id, with when: reused for `revalidateMs` before the id is looked up again. */
+  private readonly found = new Map<string, { checkpoint: LocatedCheckpoint; at: number }>();
 
   constructor(
     private readonly config: LocatorConfig,
-    /** `download` defaults to `downloadDiffusersCheckpoint` (the real Hub); only called when `allowDownload`. */
-    options: { download?: DownloadFn } = {},
+    /**
+     * `download` defaults to `downloadDiffusersCheckpoint` (the real Hub); only called when `allowDownload`.
+     * `revalidateMs` (default 0: every call looks) reuses a found checkpoint that long before looking again.
+     */
+    options: { download?: DownloadFn; revalidateMs?: number } = {},
   ) {
     this.download = options.download ?? ((request) => downloadDiffusersCheckpoint(request));
+    this.revalidateMs = options.revalidateMs ?? 0;
   }
 
   /**
@@ -81,6 +88,19 @@ export class CheckpointLocator {
    * malformed id or one resolving outside its root, `ModelNotFoundError` when no place has it.
    */
   async locate(id: string): Promise<LocatedCheckpoint> {
+    const known = this.found.get(id);
+    if (known && performance.now() - known.at < this.revalidateMs) return known.checkpoint;
+    const checkpoint = await this.lookUp(id);
+    if (this.revalidateMs > 0) {
+      // Only ids that name a checkpoint are kept, so the map is as small as what is on disk.
+      this.found.delete(id);
+      this.found.set(id, { checkpoint, at: performance.now() });
+      if (this.found.size > 1024) this.found.delete(this.found.keys().next().value as string);
+    }
+    return checkpoint;
+  }
+
+  private async lookUp(id: string): Promise<LocatedCheckpoint> {
     const { repo, revision } = validateModelId(id);
     const searched: string[] = [];
     if (revision === null) {

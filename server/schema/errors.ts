@@ -12,6 +12,7 @@ import {
   JobNotFoundError,
   ModelLoadError,
   ModelNotFoundError,
+  ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { builder } from "./builder.ts";
@@ -114,3 +115,5 @@ export const JobNotFoundErrorType = errorRef(JobNotFoundError, "JobNotFoundError
 builder.objectFields(JobNotFoundErrorType, (t) => ({
   id: t.id({ resolve: (r) => of(JobNotFoundError)(r).id }),
 }));
+
+export const ShuttingDownErrorType = errorRef(ShuttingDownError, "ShuttingDownError");

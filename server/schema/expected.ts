@@ -4,6 +4,7 @@
  * else is rethrown and masked by Yoga as an unexpected error.
  */
 import type { AutopipeError } from "../errors.ts";
+import { noteExpectedError } from "../observability/request-scope.ts";
 import { ErrorResult } from "./errors.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: constructor signatures of the error classes differ
@@ -16,7 +17,11 @@ export async function expected<T>(
   try {
     return await work();
   } catch (error) {
-    if (classes.some((cls) => error instanceof cls)) return new ErrorResult(error as AutopipeError);
+    if (classes.some((cls) => error instanceof cls)) {
+      // Counted and logged by the request's observability plugin, under the GraphQL type's name.
+      noteExpectedError((error as AutopipeError).name);
+      return new ErrorResult(error as AutopipeError);
+    }
     throw error;
   }
 }

@@ -4,6 +4,7 @@
  * may pick.
  */
 
+import type { Task } from "../auto-pipeline/resolve.ts";
 import type { Services } from "../context.ts";
 import {
   BusyError,
@@ -12,16 +13,19 @@ import {
   InvalidModelIndexError,
   ModelLoadError,
   ModelNotFoundError,
+  ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
+import { observeGeneration, observersOf } from "../observability/generation-log.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import {
   type GeneratedPng,
-  type GenerationPlan,
   type GenerationResult,
   planGeneration,
+  type TaskRequest,
   type Timings,
 } from "../service/generation.ts";
+import type { JobSnapshot } from "../service/job.ts";
 import { builder } from "./builder.ts";
 import {
   BusyErrorType,
@@ -30,6 +34,7 @@ import {
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  ShuttingDownErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
 import { expected } from "./expected.ts";
@@ -218,6 +223,7 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     ModelLoadErrorType,
     BusyErrorType,
     CancelledErrorType,
+    ShuttingDownErrorType,
   ],
 });
 
@@ -230,16 +236,35 @@ export const GENERATE_ERRORS = [
   InvalidModelIndexError,
   ModelLoadError,
   BusyError,
+  ShuttingDownError,
 ];
 
 type GenerateInputValue = typeof GenerateInput.$inferInput;
 
-/** The one task a `GenerateInput` names, validated and planned (throws the expected errors). */
-export function planInput(services: Services, input: GenerateInputValue): Promise<GenerationPlan> {
-  if (input.textToImage) return planGeneration(services, "TEXT_TO_IMAGE", input.textToImage);
-  if (input.imageToImage) return planGeneration(services, "IMAGE_TO_IMAGE", input.imageToImage);
-  if (input.inpainting) return planGeneration(services, "INPAINTING", input.inpainting);
+/** The one task a `GenerateInput` names, with its request. */
+function taskOf(input: GenerateInputValue): [Task, TaskRequest] {
+  if (input.textToImage) return ["TEXT_TO_IMAGE", input.textToImage];
+  if (input.imageToImage) return ["IMAGE_TO_IMAGE", input.imageToImage];
+  if (input.inpainting) return ["INPAINTING", input.inpainting];
   throw new InvalidInputError("input", "no task", "exactly one of textToImage, imageToImage, inpainting");
+}
+
+/**
+ * Validates and plans a `GenerateInput`, then queues it as a job (throws the expected errors). A request refused
+ * here (bad input, unknown model, busy, draining) gets its generation log line and metrics all the same.
+ */
+export async function submitJob(services: Services, input: GenerateInputValue): Promise<JobSnapshot> {
+  const [task, request] = taskOf(input);
+  try {
+    return await services.jobs.submit(await planGeneration(services, task, request), null);
+  } catch (error) {
+    return observeGeneration(
+      observersOf(services),
+      task,
+      request,
+      (): Promise<never> => Promise.reject(error),
+    );
+  }
 }
 
 builder.mutationField("generate", (t) =>
@@ -251,8 +276,7 @@ builder.mutationField("generate", (t) =>
     args: { input: t.arg({ type: GenerateInput, required: true }) },
     resolve: (_root, { input }, { services, signal }) =>
       expected(async () => {
-        const plan = await planInput(services, input);
-        const job = await services.jobs.submit(plan, null);
+        const job = await submitJob(services, input);
         const cancel = () => void services.jobs.cancel(job.id);
         signal.addEventListener("abort", cancel, { once: true });
         if (signal.aborted) cancel();

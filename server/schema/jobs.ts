@@ -16,10 +16,11 @@ import {
   JobNotFoundErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  ShuttingDownErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
 import { expected } from "./expected.ts";
-import { GENERATE_ERRORS, GeneratedImageType, GenerateInput, GenerateResult, planInput } from "./generate.ts";
+import { GENERATE_ERRORS, GeneratedImageType, GenerateInput, GenerateResult, submitJob } from "./generate.ts";
 import { TaskEnum } from "./pipeline.ts";
 
 const MAX_LISTED = 1000;
@@ -92,6 +93,7 @@ const SubmitGenerationResult = builder.unionType("SubmitGenerationResult", {
     InvalidModelIndexErrorType,
     BusyErrorType,
     ModelLoadErrorType,
+    ShuttingDownErrorType,
   ],
 });
 
@@ -128,8 +130,7 @@ builder.mutationField("submitGeneration", (t) =>
     type: SubmitGenerationResult,
     description: "Validates like `generate`, queues the generation and answers at once with its job.",
     args: { input: t.arg({ type: GenerateInput, required: true }) },
-    resolve: (_root, { input }, { services }) =>
-      expected(async () => services.jobs.submit(await planInput(services, input), null), GENERATE_ERRORS),
+    resolve: (_root, { input }, { services }) => expected(() => submitJob(services, input), GENERATE_ERRORS),
   }),
 );
 

@@ -2,7 +2,9 @@
  * Admission control for generations: at most `maxConcurrent` run at once and at most `maxQueue` wait, first come
  * first served; beyond that a request is refused at once with a BusyError carrying a retry hint, so load never
  * piles up unbounded. Every generation (a blocking `generate` or a submitted job) holds a `Ticket`: it tells its
- * place in the queue, resolves when a slot is free, and can leave the queue at any time.
+ * place in the queue, resolves when a slot is free, and can leave the queue at any time. `close(error)` is the
+ * drain hook: new requests are refused with `error`, waiting ones get CancelledError, and `idle()` tells when the
+ * running ones are done.
  */
 import { BusyError, CancelledError } from "../errors.ts";
 
@@ -20,6 +22,7 @@ export interface Ticket {
 
 interface Waiter {
   start(): void;
+  reject(error: Error): void;
 }
 
 export class Admission {
@@ -28,6 +31,9 @@ export class Admission {
   private readonly listeners = new Set<() => void>();
   /** Exponential moving average of how long a generation holds its slot, for the retry hint. */
   private averageMs = 1000;
+  /** Set by `close`: what every new request is refused with. */
+  private closedWith: Error | undefined;
+  private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly maxConcurrent: number,
@@ -42,6 +48,28 @@ export class Admission {
     return this.queue.length;
   }
 
+  /** Whether `close` was called. */
+  get closed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /**
+   * Stops admitting: every later `reserve`/`run` is refused with `refuseWith` (e.g. ShuttingDownError) and every
+   * waiting ticket is rejected with CancelledError. Running generations are left to finish; see `idle`.
+   */
+  close(refuseWith: Error): void {
+    this.closedWith = refuseWith;
+    for (const waiter of this.queue.splice(0)) waiter.reject(new CancelledError());
+    this.changed();
+    this.notifyIdle();
+  }
+
+  /** Resolves once no generation is running (at once when none is). */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** Called whenever the queue moves (a ticket starts, leaves or joins): queue positions may have changed. */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -50,6 +78,7 @@ export class Admission {
 
   /** Takes a ticket, or throws BusyError when the queue is full. */
   reserve(): Ticket {
+    if (this.closedWith) throw this.closedWith;
     if (this.running < this.maxConcurrent && this.queue.length === 0) {
       this.running += 1;
       return this.ticket(null);
@@ -67,7 +96,7 @@ export class Admission {
     });
     // A caller that never awaits `ready` (it cancelled first) must not see an unhandled rejection.
     ready.catch(() => undefined);
-    const waiter: Waiter = { start };
+    const waiter: Waiter = { start, reject: (error) => leave(error) };
     this.queue.push(waiter);
     this.changed();
     return this.ticket({ waiter, ready, leave });
@@ -133,6 +162,11 @@ export class Admission {
     if (next) next.start();
     else this.running -= 1;
     this.changed();
+    this.notifyIdle();
+  }
+
+  private notifyIdle(): void {
+    if (this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private changed(): void {

@@ -12,9 +12,13 @@
 import { Repeater } from "@repeaterjs/repeater";
 import type { Config } from "../config.ts";
 import { CancelledError } from "../errors.ts";
+import { observeGeneration, observersOf } from "../observability/generation-log.ts";
+import type { Logger } from "../observability/logger.ts";
+import type { Metrics } from "../observability/metrics.ts";
 import type { Admission } from "./admission.ts";
 import { type GenerationPlan, runPlan } from "./generation.ts";
 import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { PipelineCache } from "./pipeline-cache.ts";
 
 export interface JobFilter {
@@ -44,9 +48,13 @@ export interface JobService {
 }
 
 type Deps = {
-  readonly config: Pick<Config, "jobTtlSeconds" | "maxJobs">;
+  readonly config: Pick<Config, "jobTtlSeconds" | "maxJobs" | "logPrompts">;
   readonly admission: Admission;
   readonly pipelines: PipelineCache;
+  /** Its cancel signal stops running jobs when a drain's grace period ends. */
+  readonly lifecycle: Lifecycle;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
 } & Parameters<typeof runPlan>[0];
 
 export class LocalJobs implements JobService {
@@ -55,7 +63,10 @@ export class LocalJobs implements JobService {
   private readonly sweeper: NodeJS.Timeout;
   private readonly unlisten: () => void;
 
+  private readonly observers: Parameters<typeof observeGeneration>[0];
+
   constructor(private readonly deps: Deps) {
+    this.observers = observersOf(deps);
     this.unlisten = deps.admission.onChange(() => {
       for (const job of this.jobs.values()) job.queueMoved();
     });
@@ -156,10 +167,11 @@ export class LocalJobs implements JobService {
     try {
       if (job.abort.signal.aborted) throw new CancelledError();
       if (job.status === "QUEUED") job.markRunning();
-      const result = await runPlan(this.deps, plan, {
-        signal: job.abort.signal,
-        onStep: (event) => job.stepped(event),
-      });
+      // One log line and the metrics per generation; cancelled by cancelJob or by the end of a drain's grace.
+      const signal = AbortSignal.any([job.abort.signal, this.deps.lifecycle.cancelSignal]);
+      const result = await observeGeneration(this.observers, plan.task, plan.input, () =>
+        runPlan(this.deps, plan, { signal, onStep: (event) => job.stepped(event) }),
+      );
       job.succeed(result);
     } catch (error) {
       if (error instanceof CancelledError) job.cancelled(error);

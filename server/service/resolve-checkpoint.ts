@@ -1,13 +1,21 @@
 /**
  * From a model id and a task to a pipeline resolution: find the checkpoint, read its model_index.json, map its
- * `_class_name` through diffusers' AutoPipeline tables, and say whether this server can run the result.
+ * `_class_name` through diffusers' AutoPipeline tables, and say whether this server can run the result. With the
+ * services' facts cache, model_index.json and the runnability facts are read once and revalidated by file
+ * identity, so a resolution of a known checkpoint costs no read.
  */
 
 import { type ResolveOptions, resolvePipelineClass, type Task } from "../auto-pipeline/resolve.ts";
+import type { CheckpointFactsCache } from "../checkpoints/facts-cache.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
 import type { Services } from "../context.ts";
-import { type InpaintingMode, runnability } from "./runnability.ts";
+import {
+  type InpaintingMode,
+  judgeRunnability,
+  RUNNABILITY_FILES,
+  readRunnabilityFacts,
+} from "./runnability.ts";
 
 export interface CheckpointResolution {
   readonly model: string;
@@ -27,18 +35,24 @@ export interface CheckpointResolution {
  * Throws ModelNotFoundError, InvalidModelIndexError, UnsupportedPipelineError or InvalidInputError (bad id).
  */
 export async function resolveCheckpoint(
-  services: Pick<Services, "locator">,
+  services: Pick<Services, "locator"> & { readonly facts?: CheckpointFactsCache },
   model: string,
   taskOrChoice: Task | ((sourceClass: string) => Task),
   options: ResolveOptions = {},
 ): Promise<CheckpointResolution> {
   const checkpoint = await services.locator.locate(model);
-  const modelIndex = await readModelIndex(checkpoint);
+  const { facts } = services;
+  const modelIndex = facts
+    ? await facts.get(checkpoint, "model-index", ["model_index.json"], () => readModelIndex(checkpoint))
+    : await readModelIndex(checkpoint);
   // A caller may pick the task from the checkpoint's own class (warm-up loads what the checkpoint is made for).
   const task = typeof taskOrChoice === "function" ? taskOrChoice(modelIndex.className) : taskOrChoice;
   const resolution = resolvePipelineClass(modelIndex.className, task, options);
-  const { runnable, reason, inpaintingMode } = await runnability(
-    checkpoint,
+  const files = facts
+    ? await facts.get(checkpoint, "runnability", RUNNABILITY_FILES, () => readRunnabilityFacts(checkpoint))
+    : await readRunnabilityFacts(checkpoint);
+  const { runnable, reason, inpaintingMode } = judgeRunnability(
+    files,
     resolution.pipelineClass,
     task,
     modelIndex,

@@ -1,7 +1,8 @@
 /**
  * Which resolved pipelines this server executes. The Stable Diffusion family (1.x, 2.x and XL) runs here, from ONNX
  * exports (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check
- * is cheap: it reads file presence, model_index.json and the UNet config, never loads a graph.
+ * is cheap: it reads file presence, model_index.json and the UNet and scheduler configs (facts the control plane
+ * keeps, see CheckpointFactsCache), never loads a graph.
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
@@ -42,13 +43,68 @@ export const TASK_GRAPHS: Readonly<Record<Task, readonly GraphName[]>> = {
 
 export type InpaintingMode = "NINE_CHANNEL" | "BLEND";
 
+/** What runnability is judged from: read from the checkpoint's files, cheap to keep (see CheckpointFactsCache). */
+export interface RunnabilityFacts {
+  /** `in_channels` of unet/config.json, or null when unknown. */
+  readonly unetInChannels: number | null;
+  /** `_class_name` of scheduler/scheduler_config.json, or null when unknown. */
+  readonly schedulerClass: string | null;
+  /** The graphs whose `<graph>/model.onnx` exists. */
+  readonly graphs: readonly GraphName[];
+  /** The tokenizer folders that exist. */
+  readonly tokenizers: readonly string[];
+}
+
+const ALL_GRAPHS: readonly GraphName[] = [
+  "text_encoder",
+  "text_encoder_2",
+  "unet",
+  "vae_decoder",
+  "vae_encoder",
+];
+const TOKENIZERS = ["tokenizer", "tokenizer_2"] as const;
+
+/** The files `readRunnabilityFacts` reads or checks, relative to the checkpoint: their identity revalidates it. */
+export const RUNNABILITY_FILES: readonly string[] = [
+  "unet/config.json",
+  "scheduler/scheduler_config.json",
+  ...ALL_GRAPHS.map((graph) => `${graph}/model.onnx`),
+  ...TOKENIZERS,
+];
+
+/** Reads the facts runnability is judged from; never loads a graph. */
+export async function readRunnabilityFacts(checkpoint: LocatedCheckpoint): Promise<RunnabilityFacts> {
+  const [inChannels, schedulerClass, present, folders] = await Promise.all([
+    unetInChannels(checkpoint),
+    readSchedulerClass(checkpoint),
+    Promise.all(ALL_GRAPHS.map((graph) => exists(checkpoint, `${graph}/model.onnx`))),
+    Promise.all(TOKENIZERS.map((folder) => folderExists(checkpoint, folder))),
+  ]);
+  return {
+    unetInChannels: inChannels,
+    schedulerClass,
+    graphs: ALL_GRAPHS.filter((_, i) => present[i]),
+    tokenizers: TOKENIZERS.filter((_, i) => folders[i]),
+  };
+}
+
 export async function runnability(
   checkpoint: LocatedCheckpoint,
   pipelineClass: string,
   task: Task,
   modelIndex?: ModelIndex,
 ): Promise<Runnability> {
-  const inChannels = await unetInChannels(checkpoint);
+  return judgeRunnability(await readRunnabilityFacts(checkpoint), pipelineClass, task, modelIndex);
+}
+
+/** Whether this server runs `pipelineClass` for `task` on a checkpoint with these facts, and why not. */
+export function judgeRunnability(
+  facts: RunnabilityFacts,
+  pipelineClass: string,
+  task: Task,
+  modelIndex?: ModelIndex,
+): Runnability {
+  const inChannels = facts.unetInChannels;
   const inpaintingMode: InpaintingMode | null =
     task !== "INPAINTING" || inChannels === null ? null : inChannels === 9 ? "NINE_CHANNEL" : "BLEND";
   const no = (reason: string): Runnability => ({ runnable: false, reason, inpaintingMode });
@@ -60,17 +116,17 @@ export async function runnability(
     if (why) return no(why);
   }
   for (const graph of modelIndex ? taskGraphs(task, modelIndex) : TASK_GRAPHS[task]) {
-    if (!(await exists(checkpoint, `${graph}/model.onnx`))) {
+    if (!facts.graphs.includes(graph)) {
       return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
     }
   }
   for (const slot of modelIndex ? textEncoderSlots(modelIndex) : []) {
     // Presence only: whether its files stay inside the checkpoint is the loader's check (a ModelLoadError).
-    if (!(await folderExists(checkpoint, slot.tokenizer))) {
+    if (!facts.tokenizers.includes(slot.tokenizer)) {
       return no(`the checkpoint has no '${slot.tokenizer}' folder (the tokenizer of ${slot.graph})`);
     }
   }
-  const schedulerClass = await readSchedulerClass(checkpoint);
+  const schedulerClass = facts.schedulerClass;
   if (schedulerClass !== null && !schedulerNameOf(schedulerClass)) {
     return no(`its scheduler ${schedulerClass} is not one this server implements`);
   }

@@ -17,6 +17,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     AUTOPIPE_MODELS_DIR: REPO_MODELS,
     HF_HUB_CACHE: EMPTY_HF_CACHE,
+    LOG_LEVEL: "silent",
     ...env,
   });
 }

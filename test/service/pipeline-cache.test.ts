@@ -225,8 +225,8 @@ describe("admission", () => {
     const controller = new AbortController();
     const first = generate(s, "TEXT_TO_IMAGE", t2i("a", { numInferenceSteps: 10 }));
     const waiting = generate(s, "TEXT_TO_IMAGE", t2i("a"), controller.signal);
-    // Both requests resolve their checkpoint and config before admission: wait until the second one queues.
-    await vi.waitFor(() => expect(s.admission.waiting).toBe(1), { timeout: 5000, interval: 2 });
+    // Both requests are validated and resolved before they reach admission: wait for the second to queue.
+    await vi.waitFor(() => expect(s.admission.waiting).toBe(1), { timeout: 10_000, interval: 2 });
     controller.abort();
     await expect(waiting).rejects.toThrow(/cancelled/);
     expect(s.admission.waiting).toBe(0);
