@@ -225,7 +225,8 @@ describe("admission", () => {
     const controller = new AbortController();
     const first = generate(s, "TEXT_TO_IMAGE", t2i("a", { numInferenceSteps: 10 }));
     const waiting = generate(s, "TEXT_TO_IMAGE", t2i("a"), controller.signal);
-    await new Promise((r) => setTimeout(r, 5));
+    // Both requests validate and resolve before queueing: wait (up to 5 s) until the second one is waiting.
+    for (let i = 0; i < 1000 && s.admission.waiting === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(s.admission.waiting).toBe(1);
     controller.abort();
     await expect(waiting).rejects.toThrow(/cancelled/);
