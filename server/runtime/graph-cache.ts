@@ -34,6 +34,8 @@ export interface FileIdentity {
 
 export interface Manifest {
   readonly key: string;
+  /** The folder the graph was loaded from: a newer entry for it replaces this one. */
+  readonly sourceDir: string;
   readonly source: readonly FileIdentity[];
   /** Sizes of the cached files, checked before every use. */
   readonly files: Readonly<Record<string, number>>;
@@ -57,13 +59,12 @@ export async function sourceIdentity(modelFile: string): Promise<FileIdentity[]>
   return out;
 }
 
-export function cacheKey(source: readonly FileIdentity[], runtimeVersion: string, variant: string): string {
+export function cacheKey(source: readonly FileIdentity[], runtimeVersion: string): string {
   const hash = createHash("sha256");
   hash.update(
     JSON.stringify({
       source,
       runtimeVersion,
-      variant,
       rewrite: REWRITE_VERSION,
       cpu: os.cpus()[0]?.model ?? "",
       arch: process.arch,
@@ -122,5 +123,27 @@ export async function commitEntry(
     // Another process committed the same entry first: theirs is as good as ours.
     await rm(staging, { recursive: true, force: true });
     if (!(await readEntry(cacheDir, manifest.key, manifest.source))) throw error;
+  }
+  await pruneEntries(cacheDir, whole);
+}
+
+/**
+ * Removes the entries `current` supersedes (same source folder, other identity) and those whose source folder is
+ * gone. Removing is unlinking: a process still serving from a removed entry keeps its mapped pages.
+ */
+async function pruneEntries(cacheDir: string, current: Manifest): Promise<void> {
+  const root = path.join(cacheDir, "graphs");
+  for (const name of await readdir(root)) {
+    if (name === current.key || name.startsWith(".")) continue;
+    let other: Manifest;
+    try {
+      other = JSON.parse(await readFile(path.join(root, name, MANIFEST), "utf8")) as Manifest;
+    } catch {
+      continue; // not an entry of ours, or one being replaced: leave it
+    }
+    const gone = !(await stat(other.sourceDir ?? "").catch(() => undefined));
+    if (gone || other.sourceDir === current.sourceDir) {
+      await rm(path.join(root, name), { recursive: true, force: true });
+    }
   }
 }

@@ -52,7 +52,7 @@ export async function loadGraph(
     return { model: await OnnxModel.load(file, options), report: NOT_CACHED };
   }
   const source = await sourceIdentity(file);
-  const key = cacheKey(source, runtimeVersion, options.hotLoop === false ? "once" : "loop");
+  const key = cacheKey(source, runtimeVersion);
   let manifest = await readEntry(cacheDir, key, source);
   const fromCache = manifest !== undefined;
   if (!manifest) {
@@ -104,7 +104,7 @@ async function buildEntry(
       await rm(path.join(staging, CACHED_DATA), { force: true });
       await (await OnnxModel.load(file, { ...options, saveOptimized })).release();
     }
-    const manifest = { key, source, fusedAttention, verifiedDiff };
+    const manifest = { key, sourceDir: path.dirname(file), source, fusedAttention, verifiedDiff };
     await commitEntry(cacheDir, staging, manifest);
     return (await readEntry(cacheDir, key, source)) ?? Promise.reject(new Error("cache entry vanished"));
   } finally {
