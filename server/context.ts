@@ -4,6 +4,7 @@
  */
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
+import type { SecurityContext } from "./security/security.ts";
 import { Admission } from "./service/admission.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
 
@@ -17,7 +18,8 @@ export interface Services {
   dispose(): Promise<void>;
 }
 
-export interface Context {
+/** Per request: the services, the client's abort signal, and who is calling (`auth`, see server/security/). */
+export interface Context extends SecurityContext {
   readonly services: Services;
   /** Aborted when the HTTP client goes away; generations stop at their next step. */
   readonly signal: AbortSignal;

@@ -4,6 +4,8 @@
 import { createServer } from "node:http";
 import { loadConfig } from "./config.ts";
 import { createServices } from "./context.ts";
+import { KeyRing } from "./security/api-keys.ts";
+import { listenHost, startupNotice } from "./security/security.ts";
 import { createAutopipeYoga } from "./yoga.ts";
 
 const config = loadConfig();
@@ -11,7 +13,9 @@ const services = createServices(config);
 const yoga = createAutopipeYoga(services);
 const server = createServer(yoga);
 
-server.listen(config.port, () => {
+const keys = KeyRing.fromConfig(config);
+console.log(startupNotice(config, keys));
+server.listen(config.port, listenHost(config, keys) as string, () => {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   console.log(`autopipe listening on http://localhost:${port}${yoga.graphqlEndpoint}`);

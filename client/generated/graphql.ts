@@ -133,6 +133,8 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'ResourceLimitError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 

@@ -10,6 +10,8 @@ import {
   InvalidModelIndexError,
   ModelLoadError,
   ModelNotFoundError,
+  RateLimitedError,
+  ResourceLimitError,
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
@@ -22,6 +24,8 @@ import {
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  RateLimitedErrorType,
+  ResourceLimitErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
 import { expected } from "./expected.ts";
@@ -158,6 +162,8 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     ModelLoadErrorType,
     BusyErrorType,
     CancelledErrorType,
+    RateLimitedErrorType,
+    ResourceLimitErrorType,
   ],
 });
 
@@ -169,14 +175,18 @@ const EXPECTED = [
   InvalidModelIndexError,
   ModelLoadError,
   BusyError,
+  RateLimitedError,
+  ResourceLimitError,
 ];
 
 builder.mutationField("generate", (t) =>
   t.field({
     type: GenerateResult,
     args: { input: t.arg({ type: GenerateInput, required: true }) },
-    resolve: (_root, { input }, { services, signal }) =>
+    resolve: (_root, { input }, context) =>
       expected(async () => {
+        const { services, signal } = context;
+        await context.rateLimit.consume(context);
         if (input.textToImage) return generate(services, "TEXT_TO_IMAGE", input.textToImage, signal);
         if (input.imageToImage) return generate(services, "IMAGE_TO_IMAGE", input.imageToImage, signal);
         if (input.inpainting) return generate(services, "INPAINTING", input.inpainting, signal);
