@@ -43,16 +43,21 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     let sample = floatTensor(scheduler.scaleModelInput(doubled, t), [modelBatch, ...latents.dims.slice(1)]);
     // 2. Inpainting UNets take 9 channels: [latents(4), mask(1), masked image latents(4)].
     if (options.extraChannels) sample = concatChannels(sample, options.extraChannels);
-    // 3. Predict the noise (or v) for the whole batch in one call.
-    const outputs = await unet.run(
-      {
-        sample,
-        timestep: timestepTensor(t, modelBatch, timestepSpec?.type, timestepSpec?.shape.length ?? 1),
-        encoder_hidden_states: promptEmbeds,
-      },
-      run.timer,
-    );
-    const prediction = asFloat(outputs.out_sample ?? Object.values(outputs)[0], "unet out_sample");
+    // 3. Predict the noise (or v) for the whole batch in one call — or, under a memory budget, the two guidance
+    //    halves one after the other (the UNet's attention memory grows with the batch).
+    const predict = async (x: FloatTensor, embeds: FloatTensor) => {
+      const n = x.dims[0] ?? 1;
+      const timestep = timestepTensor(t, n, timestepSpec?.type, timestepSpec?.shape.length ?? 1);
+      const outputs = await unet.run({ sample: x, timestep, encoder_hidden_states: embeds }, run.timer);
+      return asFloat(outputs.out_sample ?? Object.values(outputs)[0], "unet out_sample");
+    };
+    const prediction =
+      guidance && run.memory?.splitGuidance
+        ? concatBatches(
+            await predict(half(sample, 0), half(promptEmbeds, 0)),
+            await predict(half(sample, 1), half(promptEmbeds, 1)),
+          )
+        : await predict(sample, promptEmbeds);
     // 4. Classifier-free guidance: uncond + scale · (cond − uncond), in float32 as torch computes it.
     const noisePred = guidance ? applyGuidance(prediction.data, scale) : prediction.data;
     // 5. One scheduler step (it may draw noise from the request's generator).
@@ -61,6 +66,20 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     if (options.afterStep) latents = options.afterStep(latents, i);
   }
   return latents;
+}
+
+/** The first (0) or second (1) half of a tensor along the batch axis. */
+function half(x: FloatTensor, which: 0 | 1): FloatTensor {
+  const [batch = 2, ...rest] = x.dims;
+  const size = x.data.length / 2;
+  return floatTensor(x.data.slice(which * size, (which + 1) * size), [batch / 2, ...rest]);
+}
+
+function concatBatches(a: FloatTensor, b: FloatTensor): FloatTensor {
+  const out = new Float32Array(a.data.length + b.data.length);
+  out.set(a.data);
+  out.set(b.data, a.data.length);
+  return floatTensor(out, [(a.dims[0] ?? 1) + (b.dims[0] ?? 1), ...a.dims.slice(1)]);
 }
 
 function repeatBatch(data: Float32Array, times: number): Float32Array {

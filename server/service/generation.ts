@@ -18,6 +18,7 @@ import { type GenerationRequest, validateCommon, validateSize } from "../pipelin
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { planGeneration } from "./cost.ts";
 import { resolveCheckpoint } from "./resolve-checkpoint.ts";
 import { TASK_GRAPHS } from "./runnability.ts";
 
@@ -93,6 +94,14 @@ export async function generate(
   const decodeStarted = performance.now();
   const images = await readInputImages(task, input, services.config, prefix);
   const imageDecodeMs = performance.now() - decodeStarted;
+  // Peak memory is estimated before a slot is taken: what cannot fit is refused (ResourceLimitError).
+  const memory = await planGeneration(
+    services,
+    resolution.checkpoint,
+    { ...input, ...common },
+    images,
+    prefix,
+  );
   // What needs no checkpoint is validated: from here the request takes (or waits for) a generation slot, then a
   // lease on the checkpoint's shared components.
   return services.admission.run(async () => {
@@ -108,6 +117,7 @@ export async function generate(
         pipelineClass: resolution.pipelineClass,
         started,
         signal,
+        memory,
       };
       return await runLeased(lease.components, job, services.config);
     } finally {
@@ -128,11 +138,12 @@ interface Job {
   /** performance.now() when the request arrived. */
   readonly started: number;
   readonly signal: AbortSignal | undefined;
+  readonly memory: RunContext["memory"];
 }
 
 async function runLeased(
   components: SdComponents,
-  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal }: Job,
+  { task, input, common, strength, images, imageDecodeMs, pipelineClass, started, signal, memory }: Job,
   config: Services["config"],
 ): Promise<GenerationResult> {
   const prefix = TASK_FIELD[task];
@@ -144,7 +155,7 @@ async function runLeased(
   const loadMs = await timed(() => Promise.all(TASK_GRAPHS[task].map((g) => components.graph(g))));
 
   const timer = new RunTimer();
-  const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal };
+  const run: RunContext = { generator: new TorchGenerator(common.seed), timer, signal, memory };
   const inferenceStarted = performance.now();
   const params = { ...common, ...size, scheduler: input.scheduler ?? undefined };
   const output = await runTask(components, task, params, strength, images?.prepare(size, facts), run);
