@@ -8,10 +8,14 @@
  * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
  *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
  *    8 concurrent requests against 8 sequential ones, p50/p95.
+ * 4. A bare query's latency while 10,000-alias and 10 MB documents are refused (p99 target ≤ 50 ms).
+ * 5. Peak and retained memory of 512², 768², 1024² runs before and after cost-based admission (memory-peak.ts).
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
+import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 console.log(
@@ -20,3 +24,5 @@ console.log(
 await benchTextToImage();
 await benchImageTasks();
 await benchCache();
+await benchGraphqlLimits();
+await benchMemoryPeak();
