@@ -257,7 +257,7 @@ async function weightBytes(checkpoint: LocatedCheckpoint): Promise<number> {
 
 /** What `planGeneration` reads from the service layer. */
 export interface CostServices {
-  readonly config: Pick<Config, "memoryBudgetBytes" | "maxConcurrent">;
+  readonly config: Pick<Config, "memoryBudgetBytes" | "maxConcurrent" | "maxPixels">;
   readonly pipelines: { has(checkpoint: LocatedCheckpoint): boolean; totalBytes(): number };
 }
 
@@ -286,6 +286,12 @@ export async function planGeneration(
     guidance: request.guidanceScale > 1,
     encodesImage: images !== undefined,
   };
+  // A size the pipeline will refuse anyway (not a positive multiple, over AUTOPIPE_MAX_PIXELS) gets that
+  // InvalidInputError from validation rather than a memory refusal.
+  const valid = (v: number) => Number.isInteger(v) && v > 0 && v % spec.sizeMultiple === 0;
+  if (!valid(req.width) || !valid(req.height) || req.width * req.height > services.config.maxPixels) {
+    return { splitGuidance: false, vaeTiling: false, bytes: 0 };
+  }
   const budget = generationBudget(services.config, services.pipelines.totalBytes());
   const unloaded = services.pipelines.has(checkpoint) ? 0 : spec.weightBytes;
   return admitByCost(spec, req, budget, unloaded, prefix);

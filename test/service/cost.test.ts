@@ -106,6 +106,14 @@ describe("admission over GraphQL", () => {
     expect(body.data?.generate).toEqual({ __typename: "Generation", images: [{ width: 64, height: 64 }] });
   });
 
+  it("a size validation refuses anyway is an InvalidInputError, not a memory refusal", async () => {
+    const body = await app.gql<{ generate: Record<string, unknown> }>(
+      GENERATE,
+      t2i({ width: 30, height: 65_536 }),
+    );
+    expect(body.data?.generate).toMatchObject({ __typename: "InvalidInputError" });
+  });
+
   it("refuses what cannot fit with a typed ResourceLimitError; the server keeps serving", async () => {
     const body = await app.gql<{ generate: Record<string, unknown> }>(
       GENERATE,
