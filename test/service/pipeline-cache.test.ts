@@ -6,7 +6,7 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createServices, type Services } from "../../server/context.ts";
 import { BusyError, ModelLoadError } from "../../server/errors.ts";
 import { generate, type TaskRequest } from "../../server/service/generation.ts";
@@ -225,8 +225,8 @@ describe("admission", () => {
     const controller = new AbortController();
     const first = generate(s, "TEXT_TO_IMAGE", t2i("a", { numInferenceSteps: 10 }));
     const waiting = generate(s, "TEXT_TO_IMAGE", t2i("a"), controller.signal);
-    await new Promise((r) => setTimeout(r, 5));
-    expect(s.admission.waiting).toBe(1);
+    // Validation, resolution and the memory estimate come first: wait until the request is queued.
+    await vi.waitFor(() => expect(s.admission.waiting).toBe(1), { timeout: 5000, interval: 2 });
     controller.abort();
     await expect(waiting).rejects.toThrow(/cancelled/);
     expect(s.admission.waiting).toBe(0);
