@@ -12,18 +12,23 @@
  * - control-plane: resolvePipeline against a bare query (autocannon, real server process), throughput and p99 at
  *   50 connections; a bare query's p99 and BusyError latency while generations run.
  * - startup: spawn → ready with AUTOPIPE_WARMUP, and ready → first tiny-sd image.
+ * - graphql-limits: a bare query's latency while 10,000-alias and 10 MB documents are being refused.
+ * - memory-peak: peak and retained resident memory per size, unlimited budget vs the memory plan, side by side.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchControlPlane } from "./control-plane.ts";
+import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchMidSd } from "./mid-sd.ts";
 import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
 import { benchStartup } from "./startup.ts";
+
 import { benchTextToImage } from "./text-to-image.ts";
 
 const SECTIONS: Record<string, () => Promise<void>> = {
@@ -38,6 +43,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "mid-sd": benchMidSd,
   "control-plane": benchControlPlane,
   startup: benchStartup,
+  "graphql-limits": benchGraphqlLimits,
+  "memory-peak": benchMemoryPeak,
 };
 
 const wanted = process.argv.slice(2);

@@ -67,6 +67,21 @@ export interface Config {
   readonly logLevel: LogLevel;
   /** Whether generation log lines carry the prompts (`AUTOPIPE_LOG_PROMPTS=1`; off by default). */
   readonly logPrompts: boolean;
+  // Exposure (server/security/; README "Deploying").
+  /** Interface to listen on (`HOST`); unset: loopback when no API keys are configured, else every interface. */
+  readonly host: string | undefined;
+  /** `key:scope` pairs, comma-separated (`AUTOPIPE_API_KEYS`); never logged. */
+  readonly apiKeys: string | undefined;
+  /** A file of `key:scope` pairs, one a line (`AUTOPIPE_API_KEYS_FILE`). */
+  readonly apiKeysFile: string | undefined;
+  /** Browser origins allowed to call the API (`AUTOPIPE_CORS_ORIGINS`, comma-separated; default none). */
+  readonly corsOrigins: readonly string[];
+  /** Generations per minute per key, or per client address when open (`AUTOPIPE_RATE_LIMIT`; unset: no limit). */
+  readonly rateLimit: number | undefined;
+  /** Introspection, GraphiQL and field suggestions (`AUTOPIPE_INTROSPECTION`; unset: introspection and GraphiQL on loopback only). */
+  readonly introspection: boolean | undefined;
+  /** Peak memory a generation may plan for (`AUTOPIPE_MEMORY_BUDGET_BYTES`; unset: see server/service/cost.ts). */
+  readonly memoryBudgetBytes: number | undefined;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -111,6 +126,18 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     ),
     logLevel: parseLogLevel(env.LOG_LEVEL),
     logPrompts: flag(env.AUTOPIPE_LOG_PROMPTS),
+    host: env.HOST?.trim() || undefined,
+    apiKeys: env.AUTOPIPE_API_KEYS?.trim() || undefined,
+    apiKeysFile: env.AUTOPIPE_API_KEYS_FILE?.trim()
+      ? path.resolve(cwd, env.AUTOPIPE_API_KEYS_FILE.trim())
+      : undefined,
+    corsOrigins: (env.AUTOPIPE_CORS_ORIGINS ?? "")
+      .split(",")
+      .map((o) => o.trim())
+      .filter(Boolean),
+    rateLimit: optionalInt(env, "AUTOPIPE_RATE_LIMIT", 1),
+    introspection: env.AUTOPIPE_INTROSPECTION?.trim() ? flag(env.AUTOPIPE_INTROSPECTION) : undefined,
+    memoryBudgetBytes: optionalInt(env, "AUTOPIPE_MEMORY_BUDGET_BYTES", 1),
   });
 }
 
@@ -126,6 +153,10 @@ function int(env: Env, name: string, fallback: number, min: number): number {
     throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function optionalInt(env: Env, name: string, min: number): number | undefined {
+  return env[name]?.trim() ? int(env, name, 0, min) : undefined;
 }
 
 function parseProvider(raw: string | undefined): ExecutionProvider {

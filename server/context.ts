@@ -8,6 +8,7 @@ import { CheckpointLocator } from "./checkpoints/locate.ts";
 import type { Config } from "./config.ts";
 import { createLogger, type Logger } from "./observability/logger.ts";
 import { Metrics } from "./observability/metrics.ts";
+import type { SecurityContext } from "./security/security.ts";
 import { Admission } from "./service/admission.ts";
 import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { Lifecycle } from "./service/lifecycle.ts";
@@ -34,7 +35,8 @@ export interface Services {
   dispose(): Promise<void>;
 }
 
-export interface Context {
+/** Per request: the services, the client's abort signal, and who is calling (`auth`, see server/security/). */
+export interface Context extends SecurityContext {
   readonly services: Services;
   /** Aborted when the HTTP client goes away or the drain's grace period ends; generations stop at their next step. */
   readonly signal: AbortSignal;

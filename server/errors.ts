@@ -110,6 +110,39 @@ export class ShuttingDownError extends AutopipeError {
   }
 }
 
+/** The caller used up its generations for now (`AUTOPIPE_RATE_LIMIT` per minute); retry after `retryAfterMs`. */
+export class RateLimitedError extends AutopipeError {
+  override name = "RateLimitedError";
+  override readonly code = "RATE_LIMITED";
+  constructor(readonly retryAfterMs: number) {
+    super(`Too many generations; retry in about ${Math.ceil(retryAfterMs / 1000)} s`);
+  }
+}
+
+/**
+ * The request would need more memory than the server's budget (`AUTOPIPE_MEMORY_BUDGET_BYTES`). Names the field to
+ * reduce and the largest value of it that would fit (0 when none would).
+ */
+export class ResourceLimitError extends AutopipeError {
+  override name = "ResourceLimitError";
+  override readonly code = "RESOURCE_LIMIT";
+  constructor(
+    readonly field: string,
+    readonly limit: number,
+    readonly neededBytes: number,
+    readonly budgetBytes: number,
+  ) {
+    super(
+      `${field} needs about ${gib(neededBytes)} of memory, over this server's budget of ${gib(budgetBytes)}; ` +
+        (limit > 0 ? `the largest ${field} that fits is ${limit}` : "no value of it fits"),
+    );
+  }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
 /** Shows a user-supplied value in an error message: quoted, and cut short when long. */
 export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);

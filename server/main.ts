@@ -7,6 +7,8 @@
 import { createServer, type Server } from "node:http";
 import { loadConfig } from "./config.ts";
 import { createServices } from "./context.ts";
+import { KeyRing } from "./security/api-keys.ts";
+import { listenHost, startupNotice } from "./security/security.ts";
 import { loadPipeline } from "./service/warm-up.ts";
 import { createAutopipeYoga } from "./yoga.ts";
 
@@ -17,7 +19,9 @@ const { logger, lifecycle } = services;
 const yoga = createAutopipeYoga(services);
 const server = createServer(yoga);
 
-server.listen(config.port, () => {
+const keys = KeyRing.fromConfig(config);
+logger.info({ event: "exposure" }, startupNotice(config, keys));
+server.listen(config.port, listenHost(config, keys) as string, () => {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info(

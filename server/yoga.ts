@@ -7,6 +7,7 @@ import type { Context, Services } from "./context.ts";
 import { useHealthRoutes } from "./observability/health.ts";
 import { useRequestLog } from "./observability/request-log.ts";
 import { schema } from "./schema/schema.ts";
+import { createSecurity } from "./security/security.ts";
 import { multipartBudget, useUploadLimit } from "./upload-limit.ts";
 import { useWebPage } from "./web-page.ts";
 
@@ -14,12 +15,15 @@ export type AutopipeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
 /** A Yoga instance serving `/graphql` (GraphiQL on GET from a browser) for the given services. */
 export function createAutopipeYoga(services: Services, options: { graphiql?: boolean } = {}): AutopipeYoga {
+  // Keys, scopes, CORS/CSRF, document limits, rate limits (server/security/; README "Deploying").
+  const security = createSecurity(services.config);
   return createYoga<Record<string, unknown>, Context>({
     schema,
     graphqlEndpoint: "/graphql",
-    graphiql: options.graphiql ?? true,
+    graphiql: (options.graphiql ?? true) && security.introspection,
     // GraphiQL's scripts, styles and workers come inline from an npm package: the page loads with no CDN.
     renderGraphiQL: renderOnce(),
+    cors: security.cors,
     landingPage: false,
     // Unexpected errors are masked ("Unexpected error."); expected ones are typed union members.
     maskedErrors: true,
@@ -28,6 +32,7 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
       // Observability first: every response (probes included) gets its request id and log line.
       useRequestLog(services.logger, services.metrics),
       useHealthRoutes(services.lifecycle, services.metrics),
+      ...security.plugins,
       useUploadLimit(services.config.maxUploadBytes),
       useWebPage(),
     ],
@@ -37,7 +42,11 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
       Math.ceil((2 * services.config.maxUploadBytes * 4) / 3) + 1024 * 1024,
     ),
     // A generation stops when its client goes away or when a drain's grace period runs out.
-    context: ({ request }) => ({ services, signal: services.lifecycle.signalFor(request.signal) }),
+    context: (initial) => ({
+      services,
+      signal: services.lifecycle.signalFor(initial.request.signal),
+      ...security.context(initial),
+    }),
   });
 }
 

@@ -220,6 +220,10 @@ type GenerateResultFields_ModelLoadError_Fragment = { __typename: 'ModelLoadErro
 
 type GenerateResultFields_ModelNotFoundError_Fragment = { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> };
 
+type GenerateResultFields_RateLimitedError_Fragment = { __typename: 'RateLimitedError', message: string };
+
+type GenerateResultFields_ResourceLimitError_Fragment = { __typename: 'ResourceLimitError', message: string };
+
 type GenerateResultFields_ShuttingDownError_Fragment = { __typename: 'ShuttingDownError', message: string };
 
 type GenerateResultFields_UnsupportedPipelineError_Fragment = { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null };
@@ -232,6 +236,8 @@ export type GenerateResultFieldsFragment =
   | GenerateResultFields_InvalidModelIndexError_Fragment
   | GenerateResultFields_ModelLoadError_Fragment
   | GenerateResultFields_ModelNotFoundError_Fragment
+  | GenerateResultFields_RateLimitedError_Fragment
+  | GenerateResultFields_ResourceLimitError_Fragment
   | GenerateResultFields_ShuttingDownError_Fragment
   | GenerateResultFields_UnsupportedPipelineError_Fragment
 ;
@@ -249,6 +255,8 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'ResourceLimitError', message: string }
     | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
@@ -261,6 +269,8 @@ export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, statu
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'ResourceLimitError', message: string }
     | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    | null };
@@ -280,6 +290,8 @@ export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneratio
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
         | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'RateLimitedError', message: string }
+        | { __typename: 'ResourceLimitError', message: string }
         | { __typename: 'ShuttingDownError', message: string }
         | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
        | null }
@@ -287,6 +299,8 @@ export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneratio
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+    | { __typename: 'RateLimitedError', message: string }
+    | { __typename: 'ResourceLimitError', message: string }
     | { __typename: 'ShuttingDownError', message: string }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
@@ -304,6 +318,8 @@ export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob'
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
       | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'RateLimitedError', message: string }
+      | { __typename: 'ResourceLimitError', message: string }
       | { __typename: 'ShuttingDownError', message: string }
       | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
      | null } | null };
@@ -322,6 +338,8 @@ export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'Genera
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
       | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+      | { __typename: 'RateLimitedError', message: string }
+      | { __typename: 'ResourceLimitError', message: string }
       | { __typename: 'ShuttingDownError', message: string }
       | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
      | null }> };
@@ -340,6 +358,8 @@ export type CancelJobMutation = { __typename: 'Mutation', cancelJob:
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
         | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+        | { __typename: 'RateLimitedError', message: string }
+        | { __typename: 'ResourceLimitError', message: string }
         | { __typename: 'ShuttingDownError', message: string }
         | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
        | null }
@@ -363,6 +383,8 @@ export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
           | { __typename: 'InvalidModelIndexError', message: string }
           | { __typename: 'ModelLoadError', message: string, model: string, component: string }
           | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
+          | { __typename: 'RateLimitedError', message: string }
+          | { __typename: 'ResourceLimitError', message: string }
           | { __typename: 'ShuttingDownError', message: string }
           | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
          | null }, preview: { __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string } | null }

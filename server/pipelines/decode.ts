@@ -6,6 +6,7 @@
 import { asFloat, concatBatch, type FloatTensor, floatTensor } from "../runtime/tensor.ts";
 import type { SdComponents } from "./components.ts";
 import { type RunContext, throwIfAborted } from "./run-context.ts";
+import { needsTiling, tiledDecode } from "./vae-tiling.ts";
 
 /**
  * Returns NHWC float32 images in [0, 1]. Images are decoded one at a time (as diffusers' ONNX pipelines do): the
@@ -17,7 +18,8 @@ export async function decodeLatents(
   run: RunContext,
 ): Promise<FloatTensor> {
   const decoder = await c.graph("vae_decoder");
-  const { scalingFactor } = await c.facts();
+  const facts = await c.facts();
+  const { scalingFactor } = facts;
   const factor = Math.fround(scalingFactor);
   const name = decoder.inputs[0]?.name ?? "latent_sample";
   const [batch = 1, ...rest] = latents.dims;
@@ -27,8 +29,18 @@ export async function decodeLatents(
     throwIfAborted(run.signal);
     const scaled = new Float32Array(item);
     for (let i = 0; i < item; i++) scaled[i] = Math.fround(latents.data[b * item + i]! / factor);
-    const outputs = await decoder.run({ [name]: floatTensor(scaled, [1, ...rest]) }, run.timer);
-    decoded.push(asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample"));
+    const decodeOne = async (latent: FloatTensor) => {
+      const outputs = await decoder.run({ [name]: latent }, run.timer);
+      return asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample");
+    };
+    const latent = floatTensor(scaled, [1, ...rest]);
+    // Large images under a memory budget: overlapping tiles, blended (diffusers' enable_vae_tiling).
+    const tiling = run.memory?.vaeTiling ? run.memory.vaeTileLatent : undefined;
+    decoded.push(
+      tiling && needsTiling(latent.dims, tiling)
+        ? await tiledDecode(latent, { tileLatent: tiling, vaeScaleFactor: facts.vaeScaleFactor }, decodeOne)
+        : await decodeOne(latent),
+    );
   }
   return toNhwcUnit(concatBatch(decoded));
 }

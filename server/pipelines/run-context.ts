@@ -26,6 +26,13 @@ export interface RunContext {
   readonly signal?: AbortSignal;
   /** Called synchronously after each scheduler step; must be cheap (defer heavy work). */
   readonly onStep?: (event: StepEvent) => void;
+  /** How to stay inside the memory budget (server/service/cost.ts); absent: diffusers' default, all at once. */
+  readonly memory?: {
+    readonly splitGuidance: boolean;
+    readonly vaeTiling: boolean;
+    /** diffusers' tile_latent_min_size (VAE sample_size / factor), used when `vaeTiling`. */
+    readonly vaeTileLatent?: number;
+  };
 }
 
 /** Throws CancelledError between steps when the run's signal is aborted (the client went away). */

@@ -12,6 +12,8 @@ import {
   JobNotFoundError,
   ModelLoadError,
   ModelNotFoundError,
+  RateLimitedError,
+  ResourceLimitError,
   ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
@@ -117,3 +119,25 @@ builder.objectFields(JobNotFoundErrorType, (t) => ({
 }));
 
 export const ShuttingDownErrorType = errorRef(ShuttingDownError, "ShuttingDownError");
+
+const rateLimited = of(RateLimitedError);
+export const RateLimitedErrorType = errorRef(RateLimitedError, "RateLimitedError");
+builder.objectFields(RateLimitedErrorType, (t) => ({
+  retryAfterMs: t.int({
+    description: "When the caller's allowance (AUTOPIPE_RATE_LIMIT per minute) frees a generation.",
+    resolve: (r) => rateLimited(r).retryAfterMs,
+  }),
+}));
+
+const overBudget = of(ResourceLimitError);
+export const ResourceLimitErrorType = errorRef(ResourceLimitError, "ResourceLimitError");
+builder.objectFields(ResourceLimitErrorType, (t) => ({
+  field: t.string({
+    description: "The argument to reduce, as a path (e.g. `textToImage.width`).",
+    resolve: (r) => overBudget(r).field,
+  }),
+  limit: t.int({
+    description: "The largest value of `field` that fits this server's memory budget (0: none does).",
+    resolve: (r) => overBudget(r).limit,
+  }),
+}));

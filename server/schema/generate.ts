@@ -5,7 +5,7 @@
  */
 
 import type { Task } from "../auto-pipeline/resolve.ts";
-import type { Services } from "../context.ts";
+import type { Context } from "../context.ts";
 import {
   BusyError,
   CancelledError,
@@ -13,11 +13,14 @@ import {
   InvalidModelIndexError,
   ModelLoadError,
   ModelNotFoundError,
+  RateLimitedError,
+  ResourceLimitError,
   ShuttingDownError,
   UnsupportedPipelineError,
 } from "../errors.ts";
 import { observeGeneration, observersOf } from "../observability/generation-log.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { ownerOf } from "../security/auth.ts";
 import {
   type GeneratedPng,
   type GenerationResult,
@@ -34,6 +37,8 @@ import {
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  RateLimitedErrorType,
+  ResourceLimitErrorType,
   ShuttingDownErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
@@ -224,6 +229,8 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     BusyErrorType,
     CancelledErrorType,
     ShuttingDownErrorType,
+    RateLimitedErrorType,
+    ResourceLimitErrorType,
   ],
 });
 
@@ -237,6 +244,8 @@ export const GENERATE_ERRORS = [
   ModelLoadError,
   BusyError,
   ShuttingDownError,
+  RateLimitedError,
+  ResourceLimitError,
 ];
 
 type GenerateInputValue = typeof GenerateInput.$inferInput;
@@ -253,10 +262,14 @@ function taskOf(input: GenerateInputValue): [Task, TaskRequest] {
  * Validates and plans a `GenerateInput`, then queues it as a job (throws the expected errors). A request refused
  * here (bad input, unknown model, busy, draining) gets its generation log line and metrics all the same.
  */
-export async function submitJob(services: Services, input: GenerateInputValue): Promise<JobSnapshot> {
+export async function submitJob(context: Context, input: GenerateInputValue): Promise<JobSnapshot> {
+  const { services } = context;
   const [task, request] = taskOf(input);
   try {
-    return await services.jobs.submit(await planGeneration(services, task, request), null);
+    // One allowance per generation and caller (AUTOPIPE_RATE_LIMIT), taken before any work.
+    await context.rateLimit.consume(context);
+    // The job belongs to the key that submitted it.
+    return await services.jobs.submit(await planGeneration(services, task, request), ownerOf(context));
   } catch (error) {
     return observeGeneration(
       observersOf(services),
@@ -274,9 +287,10 @@ builder.mutationField("generate", (t) =>
       "Runs one generation and answers when it ends. It is a job like any other (listed by `jobs`); the client " +
       "going away cancels it. For long generations prefer `submitGeneration` + `jobUpdates`.",
     args: { input: t.arg({ type: GenerateInput, required: true }) },
-    resolve: (_root, { input }, { services, signal }) =>
+    resolve: (_root, { input }, context) =>
       expected(async () => {
-        const job = await submitJob(services, input);
+        const { services, signal } = context;
+        const job = await submitJob(context, input);
         const cancel = () => void services.jobs.cancel(job.id);
         signal.addEventListener("abort", cancel, { once: true });
         if (signal.aborted) cancel();

@@ -4,8 +4,9 @@
  * denoising step and optional live previews, ending with the result.
  */
 import { GraphQLError } from "graphql";
-import type { Services } from "../context.ts";
+import type { Context } from "../context.ts";
 import { AutopipeError, InvalidInputError, JobNotFoundError } from "../errors.ts";
+import { jobOwnerFilter, mayAccessJob } from "../security/auth.ts";
 import type { JobProgress, JobSnapshot, JobStatus } from "../service/job.ts";
 import { builder } from "./builder.ts";
 import {
@@ -16,6 +17,8 @@ import {
   JobNotFoundErrorType,
   ModelLoadErrorType,
   ModelNotFoundErrorType,
+  RateLimitedErrorType,
+  ResourceLimitErrorType,
   ShuttingDownErrorType,
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
@@ -94,6 +97,8 @@ const SubmitGenerationResult = builder.unionType("SubmitGenerationResult", {
     BusyErrorType,
     ModelLoadErrorType,
     ShuttingDownErrorType,
+    RateLimitedErrorType,
+    ResourceLimitErrorType,
   ],
 });
 
@@ -130,7 +135,7 @@ builder.mutationField("submitGeneration", (t) =>
     type: SubmitGenerationResult,
     description: "Validates like `generate`, queues the generation and answers at once with its job.",
     args: { input: t.arg({ type: GenerateInput, required: true }) },
-    resolve: (_root, { input }, { services }) => expected(() => submitJob(services, input), GENERATE_ERRORS),
+    resolve: (_root, { input }, context) => expected(() => submitJob(context, input), GENERATE_ERRORS),
   }),
 );
 
@@ -141,9 +146,11 @@ builder.mutationField("cancelJob", (t) =>
       "Cancels a job: a queued one leaves the queue at once, a running one stops at its next step and frees its " +
       "slot; a finished one is returned unchanged.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) =>
+    resolve: (_root, { id }, context) =>
       expected(async () => {
-        const job = await services.jobs.cancel(String(id));
+        // Another caller's job is not found: ids are not a way to learn of or stop others' work.
+        const known = await visibleJob(context, String(id));
+        const job = known && (await context.services.jobs.cancel(known.id));
         if (!job) throw new JobNotFoundError(String(id));
         return job;
       }, [JobNotFoundError]),
@@ -156,7 +163,7 @@ builder.queryField("job", (t) =>
     nullable: true,
     description: "A job by id; null when unknown or expired.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.jobs.get(String(id)),
+    resolve: (_root, { id }, context) => visibleJob(context, String(id)),
   }),
 );
 
@@ -168,13 +175,13 @@ builder.queryField("jobs", (t) =>
       status: t.arg({ type: JobStatusEnum }),
       first: t.arg.int({ defaultValue: 20 }),
     },
-    resolve: (_root, { status, first }, { services }) => {
+    resolve: (_root, { status, first }, context) => {
       const count = first ?? 20;
       if (!Number.isInteger(count) || count < 0 || count > MAX_LISTED) {
         const error = new InvalidInputError("first", String(count), `an integer from 0 to ${MAX_LISTED}`);
         throw new GraphQLError(error.message, { extensions: { code: "BAD_USER_INPUT", field: "first" } });
       }
-      return services.jobs.list({ status, first: count });
+      return context.services.jobs.list({ status, first: count, owner: jobOwnerFilter(context) });
     },
   }),
 );
@@ -189,14 +196,19 @@ builder.subscriptionField("jobUpdates", (t) =>
       id: t.arg.id({ required: true }),
       previewEvery: t.arg.int({ defaultValue: 0, description: "A preview every k steps (0: none)." }),
     },
-    subscribe: (_root, { id, previewEvery }, { services }) =>
-      jobUpdates(services, String(id), previewEvery ?? 0),
+    subscribe: (_root, { id, previewEvery }, context) => jobUpdates(context, String(id), previewEvery ?? 0),
     resolve: (event) => event,
   }),
 );
 
+/** A job the caller may see (its own, or any for admins and on an open server), else null. */
+async function visibleJob(context: Context, id: string): Promise<JobSnapshot | null> {
+  const job = await context.services.jobs.get(id);
+  return job && mayAccessJob(context, job.owner) ? job : null;
+}
+
 async function* jobUpdates(
-  services: Services,
+  context: Context,
   id: string,
   previewEvery: number,
 ): AsyncGenerator<JobUpdateValue | ErrorResult> {
@@ -204,7 +216,7 @@ async function* jobUpdates(
     yield new ErrorResult(new InvalidInputError("previewEvery", String(previewEvery), "an integer >= 0"));
     return;
   }
-  const updates = await services.jobs.updates(id, previewEvery);
+  const updates = (await visibleJob(context, id)) && (await context.services.jobs.updates(id, previewEvery));
   if (!updates) {
     yield new ErrorResult(new JobNotFoundError(id));
     return;

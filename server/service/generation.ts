@@ -24,6 +24,7 @@ import { type GenerationRequest, validateCommon, validateSize } from "../pipelin
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
+import { planMemory } from "./cost.ts";
 import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
 import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
@@ -96,6 +97,8 @@ export interface GenerationPlan {
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
   readonly resolution: CheckpointResolution;
+  /** How the run stays inside the memory budget (guidance halves in turn, tiled VAE decode). */
+  readonly memory: RunContext["memory"];
   /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
   readonly requiresSafetyChecker: boolean;
   /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
@@ -138,6 +141,8 @@ export async function planGeneration(
     const size = validateSize(input, facts, services.config, prefix, images?.defaultSize(facts));
     const timesteps = checkSchedule(lease.components, input.scheduler ?? undefined, common, prefix);
     const totalSteps = task === "TEXT_TO_IMAGE" ? timesteps : stepsForStrength(timesteps, common, strength);
+    // Peak memory is estimated before a slot is taken: what cannot fit is refused (ResourceLimitError).
+    const memory = await planMemory(services, resolution.checkpoint, { ...common, ...size }, images, prefix);
     return {
       task,
       input,
@@ -149,6 +154,7 @@ export async function planGeneration(
       imageDecodeMs,
       resolution,
       requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
+      memory,
       totalSteps,
       started,
     };
@@ -199,6 +205,7 @@ export async function runPlan(
       timer,
       signal: hooks.signal,
       onStep: hooks.onStep,
+      memory: plan.memory,
     };
     const inferenceStarted = performance.now();
     const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };

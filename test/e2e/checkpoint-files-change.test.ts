@@ -54,7 +54,7 @@ beforeAll(async () => {
     server.stdout?.on("data", (chunk) => {
       out += String(chunk);
       const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
+      if (match?.[1]) resolve(new URL("/graphql", match[1]).href);
     });
     server.once("exit", (code, signal) => reject(new Error(`server exited (${code ?? signal}): ${stderr}`)));
   });

@@ -57,3 +57,9 @@ export async function launchBrowser(): Promise<LaunchedBrowser> {
     },
   };
 }
+
+/** Launches the bundled headless Chromium as a plain browser (a new context per test); close it with `close()`. */
+export async function launchHeadless(): Promise<Browser> {
+  const executablePath = await chromium.executablePath();
+  return playwright.launch({ executablePath, args: ARGS, headless: true });
+}

@@ -1,0 +1,82 @@
+/**
+ * Latency of a bare query (`{ schedulers { name } }`) over HTTP while 10,000-alias and 10 MB documents are being
+ * refused by four concurrent attackers, against the same query on an idle server (alternating, 200 each).
+ * Target: p99 ≤ 50 ms under attack.
+ */
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAutopipeYoga } from "../server/yoga.ts";
+import { benchServices } from "./setup.ts";
+import { fmt, median, quantile } from "./stats.ts";
+
+/** One attacker: posts its document in a loop; on SIGTERM prints one word per answer ("413", "400", "reset"). */
+const ATTACKER = `
+const [url, kind] = process.argv.slice(1);
+const query = kind === "aliases"
+  ? "{ " + Array.from({ length: 10000 }, (_, i) => "a" + i + ": schedulers { name }").join(" ") + " }"
+  : "{ schedulers { name } } # " + "x".repeat(10 * 1024 * 1024);
+const body = JSON.stringify({ query });
+const seen = [];
+process.on("SIGTERM", () => { console.log(seen.join(" ")); process.exit(0); });
+(async () => {
+  for (;;) {
+    try { const r = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body }); await r.arrayBuffer(); seen.push("HTTP-" + r.status); }
+    catch { seen.push("reset"); }
+  }
+})();
+`;
+
+export async function benchGraphqlLimits(): Promise<void> {
+  const services = benchServices();
+  const server = createServer(createAutopipeYoga(services, { graphiql: false }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  const post = (query: string) =>
+    fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query }),
+    });
+  // The attackers run in another process, so that building and sending their documents costs this one nothing.
+  const attack = (kind: "aliases" | "huge") =>
+    spawn(process.execPath, ["-e", ATTACKER, url, kind], { stdio: ["ignore", "pipe", "inherit"] });
+  const bare = async () => {
+    const started = performance.now();
+    await (await post("{ schedulers { name } }")).json();
+    return performance.now() - started;
+  };
+  for (let i = 0; i < 20; i++) await bare();
+  const idle: number[] = [];
+  const attacked: number[] = [];
+  const counts: string[] = [];
+  // Alternate blocks of 20 idle and 20 attacked samples.
+  for (let block = 0; block < 10; block++) {
+    for (let i = 0; i < 20; i++) idle.push(await bare());
+    const attackers = [attack("aliases"), attack("aliases"), attack("huge"), attack("huge")];
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 20; i++) attacked.push(await bare());
+    for (const child of attackers) {
+      const done = new Promise<string>((resolve) => {
+        let out = "";
+        child.stdout?.on("data", (d) => (out += d));
+        child.on("exit", () => resolve(out.trim()));
+      });
+      child.kill("SIGTERM");
+      counts.push(await done);
+    }
+  }
+  server.close();
+  await services.dispose();
+  console.log(
+    "Bare query latency while oversized documents are refused (HTTP, 200 samples each, alternating)",
+  );
+  console.log(`  idle:           p50 ${fmt(median(idle))}, p99 ${fmt(quantile(idle, 0.99))}`);
+  console.log(
+    `  under attack:   p50 ${fmt(median(attacked))}, p99 ${fmt(quantile(attacked, 0.99))} (target ≤ 50 ms)`,
+  );
+  const tally = new Map<string, number>();
+  for (const line of counts.join(" ").split(/\s+/).filter(Boolean))
+    tally.set(line, (tally.get(line) ?? 0) + 1);
+  console.log(`  attack answers: ${[...tally].map(([s, n]) => `${n}× ${s}`).join(", ")}\n`);
+}
