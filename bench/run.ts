@@ -8,10 +8,13 @@
  * 3. The pipeline cache: resident memory after text-to-image, then after image-to-image and inpainting on the
  *    same checkpoint (target ratio ≤ 1.05), against loading the checkpoint three times; cold vs warm latency;
  *    8 concurrent requests against 8 sequential ones, p50/p95.
+ * 4. Jobs over Redis (redis-jobs.ts): queue overhead and cross-process step latency against the in-process path;
+ *    checkpoint loads per worker with and without affinity.
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchRedisJobs } from "./redis-jobs.ts";
 import { benchTextToImage } from "./text-to-image.ts";
 
 console.log(
@@ -20,3 +23,4 @@ console.log(
 await benchTextToImage();
 await benchImageTasks();
 await benchCache();
+await benchRedisJobs();

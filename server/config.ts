@@ -8,6 +8,9 @@ import path from "node:path";
 
 export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
+/** What a process does when jobs go through Redis: `all` (API + worker), `api` (GraphQL only) or `worker`. */
+export type Role = "all" | "api" | "worker";
+
 export interface Config {
   /** HTTP port (`PORT`, default 4000). */
   readonly port: number;
@@ -41,6 +44,14 @@ export interface Config {
   readonly jobTtlSeconds: number;
   /** Finished jobs kept at most; the oldest finished go first (`AUTOPIPE_MAX_JOBS`, default 256). */
   readonly maxJobs: number;
+  /** Redis for jobs on worker processes (`AUTOPIPE_REDIS_URL`); null: jobs run in process. */
+  readonly redisUrl: string | null;
+  /** This process's part when `redisUrl` is set (`AUTOPIPE_ROLE`, default `all`). */
+  readonly role: Role;
+  /** Runs of a job at most, counting runs lost with a killed worker (`AUTOPIPE_JOB_ATTEMPTS`, default 2). */
+  readonly jobAttempts: number;
+  /** A worker that stops renewing its job's lock this long is taken for dead (`AUTOPIPE_JOB_LOCK_MS`, default 30 000). */
+  readonly jobLockMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -66,6 +77,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
     jobTtlSeconds: int(env, "AUTOPIPE_JOB_TTL_SECONDS", 900, 0),
     maxJobs: int(env, "AUTOPIPE_MAX_JOBS", 256, 0),
+    redisUrl: env.AUTOPIPE_REDIS_URL?.trim() || null,
+    role: parseRole(env.AUTOPIPE_ROLE),
+    jobAttempts: int(env, "AUTOPIPE_JOB_ATTEMPTS", 2, 1),
+    jobLockMs: int(env, "AUTOPIPE_JOB_LOCK_MS", 30_000, 500),
   });
 }
 
@@ -87,4 +102,10 @@ function parseProvider(raw: string | undefined): ExecutionProvider {
   const value = (raw || "cpu").trim().toLowerCase();
   if (value === "cpu" || value === "cuda" || value === "webgpu") return value;
   throw new Error(`AUTOPIPE_EXECUTION_PROVIDER must be cpu, cuda or webgpu, got ${JSON.stringify(raw)}`);
+}
+
+function parseRole(raw: string | undefined): Role {
+  const value = (raw || "all").trim().toLowerCase();
+  if (value === "all" || value === "api" || value === "worker") return value;
+  throw new Error(`AUTOPIPE_ROLE must be all, api or worker, got ${JSON.stringify(raw)}`);
 }

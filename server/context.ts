@@ -7,6 +7,8 @@ import type { Config } from "./config.ts";
 import { Admission } from "./service/admission.ts";
 import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
+import { JobWorker } from "./service/redis/worker.ts";
+import { RedisJobs } from "./service/redis-jobs.ts";
 
 export interface Services {
   readonly config: Config;
@@ -31,7 +33,22 @@ export function createServices(config: Config): Services {
   const locator = new CheckpointLocator(config);
   const pipelines = new PipelineCache(config);
   const admission = new Admission(config.maxConcurrent, config.maxQueue);
-  const jobs = new LocalJobs({ config, admission, pipelines });
+  // AUTOPIPE_REDIS_URL: jobs go through Redis; role `all` also runs a worker on this process's cache.
+  const jobs: JobService = config.redisUrl
+    ? new RedisJobs({ config, url: config.redisUrl })
+    : new LocalJobs({ config, admission, pipelines });
+  const worker =
+    config.redisUrl && config.role === "all"
+      ? new JobWorker(
+          { config, locator, pipelines },
+          {
+            url: config.redisUrl,
+            attempts: config.jobAttempts,
+            lockMs: config.jobLockMs,
+          },
+        )
+      : null;
+  worker?.start().catch((error) => console.error("job worker:", error));
   return {
     config,
     locator,
@@ -39,6 +56,7 @@ export function createServices(config: Config): Services {
     admission,
     jobs,
     dispose: async () => {
+      await worker?.close();
       await jobs.dispose();
       await pipelines.dispose();
     },

@@ -7,6 +7,11 @@ import { createServices } from "./context.ts";
 import { createAutopipeYoga } from "./yoga.ts";
 
 const config = loadConfig();
+// AUTOPIPE_ROLE=worker: no GraphQL here; server/worker.ts runs jobs (and exits on SIGINT/SIGTERM itself).
+if (config.redisUrl && config.role === "worker") {
+  await import("./worker.ts");
+  await new Promise<never>(() => {});
+}
 const services = createServices(config);
 const yoga = createAutopipeYoga(services);
 const server = createServer(yoga);
