@@ -225,9 +225,7 @@ describe.skipIf(!HAS_REDIS)("jobs on worker processes over Redis", () => {
       // Killed once: run again on the other worker, to completion, once.
       const long = t2i({ numInferenceSteps: 150, width: 64, height: 64 });
       const job = await submit(a, long);
-      const dump = setInterval(async () => console.log("DBG", JSON.stringify(await a.jobs.get(job.id).catch((e) => String(e))).slice(0, 300), JSON.stringify(await Promise.all(alive().map((w) => w.metrics().catch((e) => String(e)))))), 3000);
       await runningAt(a, job.id, 2);
-      clearInterval(dump);
       await (await runner()).kill();
       await until(async () => (await record(job.id)).attempts === 2, "the second attempt");
       const ended = await a.jobs.wait(job.id);

@@ -174,6 +174,9 @@ export class JobWorker {
 
   private async pick(): Promise<{ job: Job<JobPayload>; token: string; worker: Worker } | null> {
     const routes = await this.redis.smembers(this.keys.routes);
+    // Every checkpoint queue gets its BullMQ worker (and stalled-job checker), jobs waiting there or not: a job
+    // whose worker died sits in `active` until some live worker checks that queue.
+    for (const model of routes) this.worker(model);
     const held = this.holds();
     const take = async (model: string) => {
       const worker = this.worker(model);
