@@ -16,6 +16,8 @@
  * - memory-peak: peak and retained resident memory per size, unlimited budget vs the memory plan, side by side.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
+ * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;
+ *   checkpoint loads per worker with and without affinity (needs redis-server).
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
@@ -25,6 +27,7 @@ import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchMidSd } from "./mid-sd.ts";
+import { benchRedisJobs } from "./redis-jobs.ts";
 import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
 import { benchStartup } from "./startup.ts";
@@ -45,6 +48,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   startup: benchStartup,
   "graphql-limits": benchGraphqlLimits,
   "memory-peak": benchMemoryPeak,
+  "redis-jobs": benchRedisJobs,
 };
 
 const wanted = process.argv.slice(2);

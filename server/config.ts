@@ -10,6 +10,8 @@ export type ExecutionProvider = "cpu" | "cuda" | "webgpu";
 
 /** When the safety checker runs: `auto` follows the pipeline's config, `on` always (where present), `off` never. */
 export type SafetyCheckerMode = "auto" | "on" | "off";
+/** What a process does when jobs go through Redis: `all` (API + worker), `api` (GraphQL only) or `worker`. */
+export type Role = "all" | "api" | "worker";
 
 export interface Config {
   /** HTTP port (`PORT`, default 4000). */
@@ -82,6 +84,14 @@ export interface Config {
   readonly introspection: boolean | undefined;
   /** Peak memory a generation may plan for (`AUTOPIPE_MEMORY_BUDGET_BYTES`; unset: see server/service/cost.ts). */
   readonly memoryBudgetBytes: number | undefined;
+  /** Redis for jobs on worker processes (`AUTOPIPE_REDIS_URL`); null: jobs run in process. */
+  readonly redisUrl: string | null;
+  /** This process's part when `redisUrl` is set (`AUTOPIPE_ROLE`, default `all`). */
+  readonly role: Role;
+  /** Runs of a job at most, counting runs lost with a killed worker (`AUTOPIPE_JOB_ATTEMPTS`, default 2). */
+  readonly jobAttempts: number;
+  /** A worker that stops renewing its job's lock this long is taken for dead (`AUTOPIPE_JOB_LOCK_MS`, default 30 000). */
+  readonly jobLockMs: number;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -138,6 +148,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     rateLimit: optionalInt(env, "AUTOPIPE_RATE_LIMIT", 1),
     introspection: env.AUTOPIPE_INTROSPECTION?.trim() ? flag(env.AUTOPIPE_INTROSPECTION) : undefined,
     memoryBudgetBytes: optionalInt(env, "AUTOPIPE_MEMORY_BUDGET_BYTES", 1),
+    redisUrl: env.AUTOPIPE_REDIS_URL?.trim() || null,
+    role: parseRole(env.AUTOPIPE_ROLE),
+    jobAttempts: int(env, "AUTOPIPE_JOB_ATTEMPTS", 2, 1),
+    jobLockMs: int(env, "AUTOPIPE_JOB_LOCK_MS", 30_000, 500),
   });
 }
 
@@ -176,4 +190,10 @@ function parseLogLevel(raw: string | undefined): LogLevel {
   const level = LOG_LEVELS.find((l) => l === value);
   if (level) return level;
   throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+}
+
+function parseRole(raw: string | undefined): Role {
+  const value = (raw || "all").trim().toLowerCase();
+  if (value === "all" || value === "api" || value === "worker") return value;
+  throw new Error(`AUTOPIPE_ROLE must be all, api or worker, got ${JSON.stringify(raw)}`);
 }

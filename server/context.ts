@@ -14,6 +14,8 @@ import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { Lifecycle } from "./service/lifecycle.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
 import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
+import { JobWorker } from "./service/redis/worker.ts";
+import { RedisJobs } from "./service/redis-jobs.ts";
 
 export interface Services {
   readonly config: Config;
@@ -57,7 +59,22 @@ export function createServices(config: Config, options: { logger?: Logger } = {}
   const lifecycle = new Lifecycle(admission);
   const logger = options.logger ?? createLogger(config);
   const metrics = new Metrics({ admission, pipelines, lifecycle });
-  const jobs = new LocalJobs({ config, admission, pipelines, lifecycle, logger, metrics });
+  // AUTOPIPE_REDIS_URL: jobs go through Redis; role `all` also runs a worker on this process's cache.
+  const jobs: JobService = config.redisUrl
+    ? new RedisJobs({ config, url: config.redisUrl })
+    : new LocalJobs({ config, admission, pipelines, lifecycle, logger, metrics });
+  const worker =
+    config.redisUrl && config.role === "all"
+      ? new JobWorker(
+          { config, locator, pipelines, variants },
+          {
+            url: config.redisUrl,
+            attempts: config.jobAttempts,
+            lockMs: config.jobLockMs,
+          },
+        )
+      : null;
+  worker?.start().catch((error) => console.error("job worker:", error));
   return {
     config,
     locator,
@@ -70,6 +87,7 @@ export function createServices(config: Config, options: { logger?: Logger } = {}
     logger,
     metrics,
     dispose: async () => {
+      await worker?.close();
       await jobs.dispose();
       await pipelines.dispose();
     },

@@ -92,6 +92,28 @@ export class CancelledError extends AutopipeError {
   }
 }
 
+/**
+ * The worker running a job was lost (killed, or its lock expired) more times than `AUTOPIPE_JOB_ATTEMPTS` allows.
+ * A ModelLoadError (the checkpoint could not be run) whose component is `worker`.
+ */
+export class WorkerLostError extends ModelLoadError {
+  override name = "WorkerLostError";
+  override readonly code = "WORKER_LOST" as "MODEL_LOAD_FAILED";
+  constructor(model: string, attempts: number) {
+    super(model, "worker", `the worker running it was lost ${attempts} time(s); no attempt is left`);
+  }
+}
+
+/** The job queue (Redis) cannot be reached: a BusyError, since retrying later is the remedy. */
+export class QueueUnavailableError extends BusyError {
+  override name = "QueueUnavailableError";
+  override readonly code = "QUEUE_UNAVAILABLE" as "BUSY";
+  constructor(retryAfterMs = 5000) {
+    super(retryAfterMs);
+    this.message = `The job queue is unreachable; retry in about ${Math.ceil(retryAfterMs / 1000)} s`;
+  }
+}
+
 /** No job with this id (never submitted, expired, or not visible to the caller). */
 export class JobNotFoundError extends AutopipeError {
   override name = "JobNotFoundError";

@@ -14,6 +14,11 @@ import { createAutopipeYoga } from "./yoga.ts";
 
 const started = performance.now();
 const config = loadConfig();
+// AUTOPIPE_ROLE=worker: no GraphQL here; server/worker.ts runs jobs (and exits on SIGINT/SIGTERM itself).
+if (config.redisUrl && config.role === "worker") {
+  await import("./worker.ts");
+  await new Promise<never>(() => {});
+}
 const services = createServices(config);
 const { logger, lifecycle } = services;
 const yoga = createAutopipeYoga(services);

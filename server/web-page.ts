@@ -10,7 +10,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Plugin } from "graphql-yoga";
 
-const DIST = fileURLToPath(new URL("../web/dist/", import.meta.url));
+// From server/ (sources) or dist/server/ (the build), the page's bundle is web/dist/ of the checkout.
+const DIST = fileURLToPath(
+  new URL(import.meta.url.includes("/dist/server/") ? "../../web/dist/" : "../web/dist/", import.meta.url),
+);
 
 const CONTENT_TYPES: Record<string, string> = {
   ".js": "text/javascript; charset=utf-8",

@@ -44,6 +44,8 @@ export interface JobService {
   updates(id: string, previewEvery: number): Promise<AsyncIterable<JobEvent> | null>;
   /** Resolves with the job's terminal state. */
   wait(id: string): Promise<JobSnapshot>;
+  /** Whether new jobs can be taken now (Redis reachable, for a remote backend); for readiness checks. */
+  ready(): boolean;
   dispose(): Promise<void>;
 }
 
@@ -72,6 +74,10 @@ export class LocalJobs implements JobService {
     });
     this.sweeper = setInterval(() => this.evict(), 10_000);
     this.sweeper.unref();
+  }
+
+  ready(): boolean {
+    return true;
   }
 
   async submit(plan: GenerationPlan, owner: string | null): Promise<JobSnapshot> {
