@@ -18,7 +18,9 @@ export const INIT_PNG = readFileSync(new URL("init_image_64x64.png", INPUTS));
 export const MASK_PNG = readFileSync(new URL("mask_64x64.png", INPUTS));
 
 export function benchServices(env: Record<string, string> = {}): Services {
-  return createServices(loadConfig({ ...process.env, AUTOPIPE_MODELS_DIR: MODELS, ...env }));
+  return createServices(
+    loadConfig({ LOG_LEVEL: "warn", ...process.env, AUTOPIPE_MODELS_DIR: MODELS, ...env }),
+  );
 }
 
 export const T2I: TaskRequest = {

@@ -409,6 +409,10 @@ export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
 
+export type PipelineConfigFieldsFragment = { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null };
+
+export type PipelineVariantFieldsFragment = { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } };
+
 export type PipelineVariantsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
@@ -604,6 +608,39 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(`
     retryAfterMs
   }
 }`, {"fragmentName":"JobFields"}) as unknown as TypedDocumentString<JobFieldsFragment, unknown>;
+export const PipelineConfigFieldsFragmentDoc = new TypedDocumentString(`
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}
+    `, {"fragmentName":"PipelineConfigFields"}) as unknown as TypedDocumentString<PipelineConfigFieldsFragment, unknown>;
+export const PipelineVariantFieldsFragmentDoc = new TypedDocumentString(`
+    fragment PipelineVariantFields on PipelineVariant {
+  name
+  from
+  model
+  task
+  pipelineClass
+  config {
+    ...PipelineConfigFields
+  }
+}
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}`, {"fragmentName":"PipelineVariantFields"}) as unknown as TypedDocumentString<PipelineVariantFieldsFragment, unknown>;
 export const FromPipeDocument = new TypedDocumentString(`
     mutation FromPipe($name: String!, $from: String!, $task: Task!, $config: PipelineConfigInput) {
   fromPipe(name: $name, from: $from, task: $task, config: $config) {
@@ -612,21 +649,7 @@ export const FromPipeDocument = new TypedDocumentString(`
       message
     }
     ... on PipelineVariant {
-      name
-      from
-      model
-      task
-      pipelineClass
-      config {
-        requiresSafetyChecker
-        scheduler
-        numInferenceSteps
-        guidanceScale
-        strength
-        negativePrompt
-        width
-        height
-      }
+      ...PipelineVariantFields
     }
     ... on InvalidInputError {
       field
@@ -647,7 +670,26 @@ export const FromPipeDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<FromPipeMutation, FromPipeMutationVariables>;
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}
+fragment PipelineVariantFields on PipelineVariant {
+  name
+  from
+  model
+  task
+  pipelineClass
+  config {
+    ...PipelineConfigFields
+  }
+}`) as unknown as TypedDocumentString<FromPipeMutation, FromPipeMutationVariables>;
 export const GenerateDocument = new TypedDocumentString(`
     mutation Generate($input: GenerateInput!) {
   generate(input: $input) {
@@ -1180,24 +1222,29 @@ export const ModelsDocument = new TypedDocumentString(`
 export const PipelineVariantsDocument = new TypedDocumentString(`
     query PipelineVariants {
   pipelineVariants {
-    name
-    from
-    model
-    task
-    pipelineClass
-    config {
-      requiresSafetyChecker
-      scheduler
-      numInferenceSteps
-      guidanceScale
-      strength
-      negativePrompt
-      width
-      height
-    }
+    ...PipelineVariantFields
   }
 }
-    `) as unknown as TypedDocumentString<PipelineVariantsQuery, PipelineVariantsQueryVariables>;
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}
+fragment PipelineVariantFields on PipelineVariant {
+  name
+  from
+  model
+  task
+  pipelineClass
+  config {
+    ...PipelineConfigFields
+  }
+}`) as unknown as TypedDocumentString<PipelineVariantsQuery, PipelineVariantsQueryVariables>;
 export const PipelinesDocument = new TypedDocumentString(`
     query Pipelines {
   pipelines {
@@ -1219,21 +1266,7 @@ export const RemovePipelineVariantDocument = new TypedDocumentString(`
       message
     }
     ... on PipelineVariant {
-      name
-      from
-      model
-      task
-      pipelineClass
-      config {
-        requiresSafetyChecker
-        scheduler
-        numInferenceSteps
-        guidanceScale
-        strength
-        negativePrompt
-        width
-        height
-      }
+      ...PipelineVariantFields
     }
     ... on InvalidInputError {
       field
@@ -1242,7 +1275,26 @@ export const RemovePipelineVariantDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<RemovePipelineVariantMutation, RemovePipelineVariantMutationVariables>;
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}
+fragment PipelineVariantFields on PipelineVariant {
+  name
+  from
+  model
+  task
+  pipelineClass
+  config {
+    ...PipelineConfigFields
+  }
+}`) as unknown as TypedDocumentString<RemovePipelineVariantMutation, RemovePipelineVariantMutationVariables>;
 export const ResolvePipelineDocument = new TypedDocumentString(`
     query ResolvePipeline($model: String!, $task: Task!, $controlnet: Boolean = false, $enablePag: Boolean = false) {
   resolvePipeline(
@@ -1268,14 +1320,7 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       loaded
       inpaintingMode
       config {
-        requiresSafetyChecker
-        scheduler
-        numInferenceSteps
-        guidanceScale
-        strength
-        negativePrompt
-        width
-        height
+        ...PipelineConfigFields
       }
       components {
         name
@@ -1302,7 +1347,16 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
     }
   }
 }
-    `) as unknown as TypedDocumentString<ResolvePipelineQuery, ResolvePipelineQueryVariables>;
+    fragment PipelineConfigFields on PipelineConfig {
+  requiresSafetyChecker
+  scheduler
+  numInferenceSteps
+  guidanceScale
+  strength
+  negativePrompt
+  width
+  height
+}`) as unknown as TypedDocumentString<ResolvePipelineQuery, ResolvePipelineQueryVariables>;
 export const SchedulersDocument = new TypedDocumentString(`
     query Schedulers {
   schedulers {

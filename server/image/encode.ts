@@ -38,10 +38,3 @@ export async function encodePngs(images: FloatTensor): Promise<Buffer[]> {
     ),
   );
 }
-
-/** Encodes one uint8 RGB image (HWC) as PNG. */
-export function encodeRgbPng(pixels: Uint8Array, width: number, height: number): Promise<Buffer> {
-  return sharp(pixels, { raw: { width, height, channels: 3 } })
-    .png()
-    .toBuffer();
-}

@@ -13,12 +13,12 @@
  * Budget: `AUTOPIPE_MEMORY_BUDGET_BYTES`, else 60 % of total memory less the weights the pipeline cache holds,
  * shared by `AUTOPIPE_MAX_CONCURRENT` generations.
  */
-import { readdir, readFile, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { readConfigFile } from "../checkpoints/config-file.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
-import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
 import { ResourceLimitError } from "../errors.ts";
 
@@ -179,10 +179,10 @@ export function admitByCost(
 
 /** Reads a checkpoint's cost spec from its configs (UNet, VAE) and the sizes of its graphs. */
 export async function readCostSpec(checkpoint: LocatedCheckpoint): Promise<CostSpec> {
-  const unet = (await readConfig(checkpoint, "unet/config.json")) ?? {};
+  const unet = (await readConfigFile(checkpoint, "unet/config.json")) ?? {};
   const vae =
-    (await readConfig(checkpoint, "vae_decoder/config.json")) ??
-    (await readConfig(checkpoint, "vae/config.json")) ??
+    (await readConfigFile(checkpoint, "vae_decoder/config.json")) ??
+    (await readConfigFile(checkpoint, "vae/config.json")) ??
     {};
   const numbers = (v: unknown, fallback: number[]) =>
     Array.isArray(v) && v.every((x) => typeof x === "number") ? (v as number[]) : fallback;
@@ -218,20 +218,6 @@ export async function readCostSpec(checkpoint: LocatedCheckpoint): Promise<CostS
     vae: { channels: vaeChannels, tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)) },
     weightBytes: await weightBytes(checkpoint),
   };
-}
-
-async function readConfig(
-  checkpoint: LocatedCheckpoint,
-  relative: string,
-): Promise<Record<string, unknown> | null> {
-  try {
-    const value = parsePythonJson(await readFile(await checkpointFile(checkpoint, relative), "utf8"));
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
 }
 
 async function weightBytes(checkpoint: LocatedCheckpoint): Promise<number> {

@@ -4,7 +4,7 @@
  * the job exactly as it was when the event happened (a slow subscriber still sees steps 1, 2, 3 … in order).
  */
 import type { Task } from "../auto-pipeline/resolve.ts";
-import { encodeRgbPng } from "../image/encode.ts";
+import { encodeSmallRgbPng } from "../image/png-small.ts";
 import { latentsToRgb } from "../pipelines/preview.ts";
 import type { StepEvent } from "../pipelines/run-context.ts";
 import type { GeneratedPng, GenerationResult } from "./generation.ts";
@@ -147,15 +147,11 @@ export class Job {
     this.totalSteps = event.totalSteps;
     let preview: Promise<GeneratedPng> | null = null;
     if ([...this.listeners].some((l) => l.wantsPreview(event.step))) {
-      // The projection is cheap and runs now (the step's arrays can then go); PNG encoding runs off the loop.
+      // Projection and encoding of a latent-resolution image: tens of microseconds, done now (the step's
+      // arrays can then go).
       const { pixels, width, height } = latentsToRgb(event.predictedLatents());
-      preview = encodeRgbPng(pixels, width, height).then((png) => ({
-        width,
-        height,
-        mimeType: "image/png" as const,
-        png,
-      }));
-      preview.catch(() => undefined);
+      const png = encodeSmallRgbPng(pixels, width, height);
+      preview = Promise.resolve({ width, height, mimeType: "image/png" as const, png });
     }
     this.publish(preview);
   }

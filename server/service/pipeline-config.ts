@@ -1,16 +1,7 @@
-/**
- * A pipeline's effective config, as diffusers would run it: what the checkpoint says (model_index.json's
- * `requires_safety_checker`, the scheduler config's class, the UNet's `sample_size` times the VAE factor) over
- * the defaults of the pipeline class's `__call__` (50 steps, guidance 7.5 — 5.0 for SDXL text-to-image and
- * image-to-image —, strength 0.8 / 1.0 for SD image-to-image / inpainting, 0.3 / 0.9999 for SDXL), with a named
- * pipeline's overrides on top. Requests then override any of it field by field.
- */
-import { readFile } from "node:fs/promises";
 import type { Task } from "../auto-pipeline/resolve.ts";
+import { readConfigFile } from "../checkpoints/config-file.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
-import { checkpointFile } from "../checkpoints/paths.ts";
-import { parsePythonJson } from "../checkpoints/python-json.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 
 /** The effective config of a resolved pipeline (GraphQL `PipelineConfig`). */
@@ -82,10 +73,10 @@ export async function effectiveConfig(
   overrides: PipelineConfigOverrides = {},
 ): Promise<PipelineConfig> {
   const [scheduler, unet, vae] = await Promise.all([
-    readConfig(checkpoint, "scheduler/scheduler_config.json"),
-    readConfig(checkpoint, "unet/config.json"),
-    readConfig(checkpoint, "vae_decoder/config.json").then(
-      (c) => c ?? readConfig(checkpoint, "vae/config.json"),
+    readConfigFile(checkpoint, "scheduler/scheduler_config.json"),
+    readConfigFile(checkpoint, "unet/config.json"),
+    readConfigFile(checkpoint, "vae_decoder/config.json").then(
+      (c) => c ?? readConfigFile(checkpoint, "vae/config.json"),
     ),
   ]);
   // Pipelines that take a safety checker register `requires_safety_checker` (default True in their __init__);
@@ -113,19 +104,4 @@ export async function effectiveConfig(
     width: overrides.width ?? side,
     height: overrides.height ?? side,
   };
-}
-
-async function readConfig(
-  checkpoint: LocatedCheckpoint,
-  relative: string,
-): Promise<Record<string, unknown> | null> {
-  try {
-    const value = parsePythonJson(await readFile(await checkpointFile(checkpoint, relative), "utf8"));
-    return value && typeof value === "object" && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : null;
-  } catch {
-    // Missing or unreadable: the defaults apply (loading the pipeline reports a broken file).
-    return null;
-  }
 }

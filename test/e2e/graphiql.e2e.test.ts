@@ -6,7 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../helpers/chromium.ts";
+import { launchHeadless } from "../helpers/browser.ts";
 import { startHttpServer } from "../helpers/services.ts";
 
 describe("GraphiQL offline", () => {
@@ -15,7 +15,7 @@ describe("GraphiQL offline", () => {
 
   beforeAll(async () => {
     server = await startHttpServer();
-    browser = await launchChromium();
+    browser = await launchHeadless();
   }, 120_000);
   afterAll(async () => {
     await browser?.close();

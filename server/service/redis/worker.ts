@@ -16,7 +16,7 @@ import { type Job, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import type { Services } from "../../context.ts";
 import { CancelledError, WorkerLostError } from "../../errors.ts";
-import { encodeRgbPng } from "../../image/encode.ts";
+import { encodeSmallRgbPng } from "../../image/png-small.ts";
 import { latentsToRgb } from "../../pipelines/preview.ts";
 import { planGeneration, runPlan } from "../generation.ts";
 import { Channels } from "./channels.ts";
@@ -357,13 +357,10 @@ export class JobWorker {
           const copy = { ...record };
           let preview: Promise<EventMessage["preview"]> | null = null;
           if ([...run.previews].some((k) => k > 0 && event.step % k === 0)) {
-            // Projected now (the step's arrays go after this call), encoded off the loop, published in order.
+            // Projected and encoded now (the step's arrays go after this call), published in order.
             const { pixels, width, height } = latentsToRgb(event.predictedLatents());
-            preview = encodeRgbPng(pixels, width, height).then((png) => ({
-              width,
-              height,
-              png: png.toString("base64"),
-            }));
+            const png = encodeSmallRgbPng(pixels, width, height).toString("base64");
+            preview = Promise.resolve({ width, height, png });
           }
           events = events
             .then(async () => this.store.write(copy, preview ? await preview : null))
