@@ -135,17 +135,30 @@ async function verifyFused(
   options: SessionOptions,
   saveOptimized: SessionOptions["saveOptimized"],
 ): Promise<number> {
-  const original = await OnnxModel.load(file, options);
-  let feeds: Record<string, HostTensor>;
-  let expected: Record<string, HostTensor>;
+  // Quiet: a probe the graph refuses is expected (the next channel count is tried).
+  const original = await OnnxModel.load(file, { ...options, quiet: true });
+  let probe: { feeds: Record<string, HostTensor>; expected: Record<string, HostTensor> } | undefined;
+  let refusal: unknown;
   try {
-    feeds = probeFeeds(original);
-    expected = await original.run(feeds);
+    // An image-like input whose channel count is symbolic (diffusers' ONNX export names it) takes what its
+    // first convolution expects: SD's 8 (inpainting: 9), 4 latent or 3 image channels.
+    for (const channels of PROBE_CHANNELS) {
+      const feeds = probeFeeds(original, channels);
+      try {
+        probe = { feeds, expected: await original.run(feeds) };
+        break;
+      } catch (error) {
+        refusal = error;
+      }
+    }
   } finally {
     await original.release();
   }
+  if (!probe) throw refusal;
+  const { feeds, expected } = probe;
   const candidate = await OnnxModel.load(fused, {
     ...options,
+    quiet: true,
     saveOptimized,
     externalDataFolder: path.dirname(file),
   });
@@ -172,11 +185,13 @@ async function verifyFused(
 }
 
 /**
- * A small input for every graph input: symbolic sizes become 1 for the batch (first) dimension and 8 elsewhere
- * (an 8×8 latent passes all three of SD's UNet downsamplings), floats are deterministic values in [−1, 1),
- * integers zero.
+ * A small input for every graph input: symbolic sizes become 1 for the batch (first) dimension, `channels` for the
+ * second of a 4-D input, and 8 elsewhere (an 8×8 latent passes all three of SD's UNet downsamplings); floats are
+ * deterministic values in [−1, 1), integers zero.
  */
-function probeFeeds(model: OnnxModel): Record<string, HostTensor> {
+const PROBE_CHANNELS = [8, 4, 3, 9] as const;
+
+function probeFeeds(model: OnnxModel, channels: number): Record<string, HostTensor> {
   const feeds: Record<string, HostTensor> = {};
   let state = 12345;
   const next = () => {
@@ -184,7 +199,9 @@ function probeFeeds(model: OnnxModel): Record<string, HostTensor> {
     return (state / 2147483648) * 2 - 1;
   };
   for (const spec of model.inputs) {
-    const dims = spec.shape.map((d, i) => (typeof d === "number" ? d : i === 0 ? 1 : 8));
+    const dims = spec.shape.map((d, i) =>
+      typeof d === "number" ? d : i === 0 ? 1 : i === 1 && spec.shape.length === 4 ? channels : 8,
+    );
     const size = dims.reduce((a, b) => a * b, 1);
     if (spec.type === "float32") {
       feeds[spec.name] = { type: "float32", data: Float32Array.from({ length: size }, next), dims };

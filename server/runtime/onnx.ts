@@ -35,6 +35,8 @@ export interface SessionOptions {
    * Default true.
    */
   readonly hotLoop?: boolean;
+  /** Log only fatal errors (a probe run whose failure the caller handles, such as the fusion check). */
+  readonly quiet?: boolean;
 }
 
 /** Accumulates time spent inside `session.run` (for the benchmark's overhead share). */
@@ -80,7 +82,7 @@ export class OnnxModel {
       intraOpNumThreads: options.threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: options.optimization ?? "all",
-      logSeverityLevel: 3,
+      logSeverityLevel: options.quiet ? 4 : 3,
       enableCpuMemArena: options.hotLoop ?? true,
       enableMemPattern: options.hotLoop ?? true,
       ...(options.saveOptimized ? { optimizedModelFilePath: options.saveOptimized.file } : {}),
