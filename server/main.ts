@@ -71,6 +71,8 @@ function stop(reason: string, code: number): Promise<void> {
     await closeHttp(server);
     await services.dispose();
     logger.info({ event: "stopped", exitCode: code }, "stopped");
+    // A pipe that was full (EAGAIN) leaves log lines buffered: write them out before exiting.
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(code);
   })();
   return stopping;
