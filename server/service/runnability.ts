@@ -34,13 +34,6 @@ export const RUNNABLE_PIPELINES: ReadonlyMap<string, Task> = new Map<string, Tas
   ["StableDiffusionXLInpaintPipeline", "INPAINTING"],
 ]);
 
-/** The ONNX graphs each task needs on a Stable Diffusion 1.x / 2.x checkpoint (SDXL: see `taskGraphs`). */
-export const TASK_GRAPHS: Readonly<Record<Task, readonly GraphName[]>> = {
-  TEXT_TO_IMAGE: ["text_encoder", "unet", "vae_decoder"],
-  IMAGE_TO_IMAGE: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
-  INPAINTING: ["text_encoder", "unet", "vae_decoder", "vae_encoder"],
-};
-
 export type InpaintingMode = "NINE_CHANNEL" | "BLEND";
 
 /** What runnability is judged from: read from the checkpoint's files, cheap to keep (see CheckpointFactsCache). */
@@ -88,21 +81,12 @@ export async function readRunnabilityFacts(checkpoint: LocatedCheckpoint): Promi
   };
 }
 
-export async function runnability(
-  checkpoint: LocatedCheckpoint,
-  pipelineClass: string,
-  task: Task,
-  modelIndex?: ModelIndex,
-): Promise<Runnability> {
-  return judgeRunnability(await readRunnabilityFacts(checkpoint), pipelineClass, task, modelIndex);
-}
-
 /** Whether this server runs `pipelineClass` for `task` on a checkpoint with these facts, and why not. */
 export function judgeRunnability(
   facts: RunnabilityFacts,
   pipelineClass: string,
   task: Task,
-  modelIndex?: ModelIndex,
+  modelIndex: ModelIndex,
 ): Runnability {
   const inChannels = facts.unetInChannels;
   const inpaintingMode: InpaintingMode | null =
@@ -111,16 +95,17 @@ export function judgeRunnability(
   if (RUNNABLE_PIPELINES.get(pipelineClass) !== task) {
     return no(`${pipelineClass} is not executed by this server (only Stable Diffusion ONNX pipelines are)`);
   }
-  if (modelIndex && isXl(modelIndex)) {
+  if (isXl(modelIndex)) {
     const why = xlRefusal(modelIndex, task);
     if (why) return no(why);
   }
-  for (const graph of modelIndex ? taskGraphs(task, modelIndex) : TASK_GRAPHS[task]) {
+  // The graphs come from the checkpoint's model_index.json (its text encoders), as the loader takes them.
+  for (const graph of taskGraphs(task, modelIndex)) {
     if (!facts.graphs.includes(graph)) {
       return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
     }
   }
-  for (const slot of modelIndex ? textEncoderSlots(modelIndex) : []) {
+  for (const slot of textEncoderSlots(modelIndex)) {
     // Presence only: whether its files stay inside the checkpoint is the loader's check (a ModelLoadError).
     if (!facts.tokenizers.includes(slot.tokenizer)) {
       return no(`the checkpoint has no '${slot.tokenizer}' folder (the tokenizer of ${slot.graph})`);
