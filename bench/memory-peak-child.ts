@@ -1,16 +1,16 @@
 /**
  * One generation in a fresh process (run by memory-peak.ts): loads the checkpoint with a small warm-up run, then
  * resets the peak-RSS counter and runs the requested size once. Prints JSON on its last line: resident memory
- * before, peak during and after (after GC), the estimator's figure and plan, and the wall time.
- * argv: modelsDir model width height [budgetBytes]
+ * before, peak through the denoising loop, peak overall and after (after GC), the estimator's figure and plan, and
+ * the wall time.
+ * argv: modelsDir model width height (the environment configures the server: budget, graph cache).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadConfig } from "../server/config.ts";
 import { createServices } from "../server/context.ts";
-import { planMemory } from "../server/service/cost.ts";
-import { generate } from "../server/service/generation.ts";
+import { generate, planGeneration, runPlan } from "../server/service/generation.ts";
 
-const [modelsDir = "", model = "", width = "64", height = "64", budget] = process.argv.slice(2);
+const [modelsDir = "", model = "", width = "64", height = "64"] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;
 const status = (field: string) =>
   Number(
@@ -21,17 +21,11 @@ const status = (field: string) =>
     )?.[1] ?? 0,
   ) * 1024;
 
-const services = createServices(
-  loadConfig({
-    ...process.env,
-    AUTOPIPE_MODELS_DIR: modelsDir,
-    ...(budget ? { AUTOPIPE_MEMORY_BUDGET_BYTES: budget } : {}),
-  }),
-);
+const services = createServices(loadConfig({ ...process.env, AUTOPIPE_MODELS_DIR: modelsDir }));
 const request = {
   model,
   prompt: "a photo of an astronaut riding a horse",
-  numInferenceSteps: 2,
+  numInferenceSteps: 1,
   guidanceScale: 7.5,
   seed: 0n,
 };
@@ -40,18 +34,17 @@ gc?.();
 const before = status("VmRSS:");
 writeFileSync("/proc/self/clear_refs", "5");
 const result: Record<string, unknown> = { model, width: Number(width), height: Number(height), before };
-const checkpoint = await services.locator.locate(model);
+const sized = { ...request, width: Number(width), height: Number(height) };
 try {
-  const plan = await planMemory(
-    services,
-    checkpoint,
-    { width: Number(width), height: Number(height), numImagesPerPrompt: 1, guidanceScale: 7.5 },
-    undefined,
-    "textToImage",
-  );
-  result.plan = plan;
+  const plan = await planGeneration(services, "TEXT_TO_IMAGE", sized);
+  result.plan = plan.memory;
   const started = performance.now();
-  await generate(services, "TEXT_TO_IMAGE", { ...request, width: Number(width), height: Number(height) });
+  // The peak up to the last denoising step is the text encoder's and the UNet's; the rest is the VAE decode's.
+  await runPlan(services, plan, {
+    onStep: ({ step, totalSteps }) => {
+      if (step === totalSteps) result.denoisePeak = status("VmHWM:");
+    },
+  });
   result.ms = performance.now() - started;
 } catch (error) {
   result.error = `${(error as Error).name}: ${(error as Error).message}`;

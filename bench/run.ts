@@ -13,7 +13,8 @@
  *   50 connections; a bare query's p99 and BusyError latency while generations run.
  * - startup: spawn → ready with AUTOPIPE_WARMUP, and ready → first tiny-sd image.
  * - graphql-limits: a bare query's latency while 10,000-alias and 10 MB documents are being refused.
- * - memory-peak: peak and retained resident memory per size, unlimited budget vs the memory plan, side by side.
+ * - memory-peak: time, peak and retained resident memory per size, the former server (exported graphs, no budget)
+ *   vs the current one (fused attention, memory plan), side by side.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
  * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;

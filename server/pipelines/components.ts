@@ -18,7 +18,7 @@ import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
 import { ModelLoadError } from "../errors.ts";
-import { type Graph, openGraph } from "../runtime/graph.ts";
+import { type Graph, openGraph, peekGraph } from "../runtime/graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
@@ -93,6 +93,8 @@ export class SdComponents {
   private readonly graphBytes = new Map<GraphName, number>();
   /** Growth of the process's resident set while each graph loaded. */
   private readonly residentGrowth = new Map<GraphName, number>();
+  /** How many attention blocks each loaded graph runs fused (see runtime/load-graph.ts). */
+  private readonly fusedAttention = new Map<GraphName, number>();
   private factsPromise: Promise<ComponentFacts> | undefined;
 
   private constructor(
@@ -174,6 +176,23 @@ export class SdComponents {
   }
 
   /**
+   * Whether `name` runs its attention fused (one flash-attention kernel, memory linear in the tokens, instead of
+   * the exported score matrices, quadratic): what its load found once loaded, else what the optimized-graph cache
+   * recorded, else what a load is expected to find — fusion is tried on every graph loaded on CPU with the cache
+   * on (its verification can still keep the original; the service re-plans after the load).
+   */
+  async attentionFused(name: GraphName): Promise<boolean> {
+    const loaded = this.fusedAttention.get(name);
+    if (loaded !== undefined) return loaded > 0;
+    const report = await peekGraph(
+      path.join(this.checkpoint.dir, name, "model.onnx"),
+      this.graphOptions(name),
+    );
+    if (report) return report.fusedAttention > 0;
+    return this.options.graphCacheDir !== undefined && this.options.executionProvider === "cpu";
+  }
+
+  /**
    * Whether the checkpoint ships diffusers' ONNX safety checker: `safety_checker/model.onnx` and the feature
    * extractor's `feature_extractor/preprocessor_config.json` (the graph itself loads on first use).
    */
@@ -206,6 +225,7 @@ export class SdComponents {
     this.graphs.clear();
     this.graphBytes.clear();
     this.residentGrowth.clear();
+    this.fusedAttention.clear();
     await Promise.all(loads.map(async (p) => (await p.catch(() => undefined))?.release()));
   }
 
@@ -217,20 +237,28 @@ export class SdComponents {
       // The unresolved path: in a Hugging Face cache snapshot each file links to its own blob, and onnxruntime
       // must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
       const residentBefore = process.memoryUsage.rss();
-      const { model } = await openGraph(path.join(this.checkpoint.dir, name, "model.onnx"), {
-        provider: this.options.executionProvider,
-        threads: this.options.threads,
-        // Only the UNet runs in the denoising loop; the others run once per request.
-        hotLoop: name === "unet",
-        cacheDir: this.options.graphCacheDir,
-      });
+      const { model, report } = await openGraph(
+        path.join(this.checkpoint.dir, name, "model.onnx"),
+        this.graphOptions(name),
+      );
       this.residentGrowth.set(name, Math.max(0, process.memoryUsage.rss() - residentBefore));
+      this.fusedAttention.set(name, report.fusedAttention);
       this.graphBytes.set(name, bytes);
       return model;
     } catch (error) {
       const message = scrubPaths(String((error as Error).message ?? error), this.checkpoint);
       throw new ModelLoadError(this.id, name, message.split("\n")[0] ?? "load failed");
     }
+  }
+
+  private graphOptions(name: GraphName) {
+    return {
+      provider: this.options.executionProvider,
+      threads: this.options.threads,
+      // Only the UNet runs in the denoising loop; the others run once per request.
+      hotLoop: name === "unet",
+      cacheDir: this.options.graphCacheDir,
+    };
   }
 
   private async readFacts(): Promise<ComponentFacts> {

@@ -80,6 +80,18 @@ export async function openGraph(
   return { model, report: loaded.report };
 }
 
+/**
+ * What loading `file` would report (./load-graph.ts `peekGraphLoad`), without loading it; undefined when it has
+ * not been loaded under these options before.
+ */
+export async function peekGraph(
+  file: string,
+  options: GraphLoadOptions,
+): Promise<GraphLoadReport | undefined> {
+  const report = (await InferenceThread.get().call({ op: "peek", file, options })) as GraphLoadReport | null;
+  return report ?? undefined;
+}
+
 type Call = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
 
 /** The one worker of the process; kept alive only while calls are pending. */

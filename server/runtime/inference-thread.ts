@@ -3,10 +3,10 @@
  * graphs and runs them synchronously on the calling thread, so on the main thread each UNet step (seconds at real
  * size) would stall every HTTP request, SSE event and bare query; here they stall nobody. Messages: `load` a graph
  * (through ./load-graph.ts; answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
- * `release` it. Errors travel back as { name, message }.
+ * `release` it, `peek` at what loading one would report (./load-graph.ts `peekGraphLoad`). Errors travel back as { name, message }.
  */
 import { parentPort } from "node:worker_threads";
-import { type GraphLoadOptions, loadGraph } from "./load-graph.ts";
+import { type GraphLoadOptions, loadGraph, peekGraphLoad } from "./load-graph.ts";
 import { type OnnxModel, RunTimer } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
 
@@ -19,7 +19,8 @@ export type Request =
       readonly feeds: Readonly<Record<string, HostTensor>>;
       readonly outputNames?: readonly string[];
     }
-  | { readonly id: number; readonly op: "release"; readonly model: number };
+  | { readonly id: number; readonly op: "release"; readonly model: number }
+  | { readonly id: number; readonly op: "peek"; readonly file: string; readonly options: GraphLoadOptions };
 
 export type Reply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
@@ -44,6 +45,9 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
       },
       transfer: [],
     };
+  }
+  if (request.op === "peek") {
+    return { value: (await peekGraphLoad(request.file, request.options)) ?? null, transfer: [] };
   }
   const model = models.get(request.model);
   if (!model) throw new Error(`graph ${request.model} is not loaded`);

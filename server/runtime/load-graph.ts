@@ -74,6 +74,24 @@ export async function loadGraph(
 
 const NOT_CACHED: GraphLoadReport = { fromCache: false, fusedAttention: 0, verifiedDiff: null };
 
+/**
+ * What loading `file` under `options` would report, known without loading it: the report of a graph that loads
+ * as it is (no cache, or not on CPU: nothing is fused), or of the cache entry the load would use; undefined when no
+ * entry exists yet (the first load will try the fusion, whose verification decides).
+ */
+export async function peekGraphLoad(
+  file: string,
+  options: GraphLoadOptions,
+): Promise<GraphLoadReport | undefined> {
+  const { cacheDir } = options;
+  if (!cacheDir || effectiveProvider(options.provider) !== "cpu") return NOT_CACHED;
+  const source = await sourceIdentity(file).catch(() => undefined);
+  if (!source) return undefined;
+  const manifest = await readEntry(cacheDir, cacheKey(source, runtimeVersion), source);
+  if (!manifest) return undefined;
+  return { fromCache: true, fusedAttention: manifest.fusedAttention, verifiedDiff: manifest.verifiedDiff };
+}
+
 async function buildEntry(
   file: string,
   cacheDir: string,

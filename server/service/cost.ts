@@ -5,11 +5,15 @@
  * overlapping tiles, diffusers' `enable_vae_tiling`), and refuse what cannot fit the budget with a
  * ResourceLimitError naming the field to reduce and its largest value that fits.
  *
- * The model counts float32 activations the ONNX graphs hold at once, stage by stage: in the UNet, the self-attention
- * scores (batch × heads × tokens², the term that explodes with size) and the feature maps of every level (skip
- * connections stay alive); in the VAE, its mid-block attention (one head over every latent cell) and the feature
- * maps at full resolution. Constants are fitted to peak resident memory measured on the bundled tiny checkpoints
- * and an SD 1.5-shaped one (bench/memory-peak.ts), rounded up so the estimate stays above the measurement.
+ * The model counts float32 activations the ONNX graphs hold at once, stage by stage: in the UNet, the feature maps
+ * of every level (skip connections stay alive) and, where its attention runs as exported, the self-attention scores
+ * (batch × heads × tokens², the term that explodes with size); in the VAE, the feature maps at full resolution and,
+ * unfused, its mid-block attention scores (one head over every latent cell). Attention the runtime fused into one
+ * flash-attention kernel (runtime/graph/fuse-attention.ts) holds no score matrix: its memory is linear in the
+ * tokens and already counted with the feature maps. Constants are fitted to peak resident memory measured on the
+ * bundled tiny checkpoint and the SD 1.5-shaped mid-sd fixture (bench/memory-peak.ts), rounded up so the estimate
+ * stays above the measurement: with fused attention, measured peaks were 0.36–0.74 of the estimate from 512² to
+ * 1024² (mid-sd 512²: 0.78 GB measured, 1.06 GB estimated; 1024²: 0.89 GB, 2.2 GB).
  * Budget: `AUTOPIPE_MEMORY_BUDGET_BYTES`, else 60 % of total memory less the weights the pipeline cache holds,
  * shared by `AUTOPIPE_MAX_CONCURRENT` generations.
  */
@@ -29,8 +33,12 @@ const K_ATTENTION = 6;
 const K_UNET_LEVEL = 8;
 /** Full-resolution VAE feature maps alive at once (conv input, output, normalisation, upsampling). */
 const K_VAE_FULL_RES = 6;
-/** Runtime scratch beyond the model above (arena rounding, text encoder, scheduler state). */
-const OVERHEAD_BYTES = 256 * 2 ** 20;
+/**
+ * Runtime scratch beyond the model above (text encoder, scheduler state, convolution buffers) and the C heap's
+ * slack: the VAE's maps near the allocator's mmap threshold stay on the heap, and the mid-sd fixture's 512² decode
+ * peaked 0.3–0.45 GB above its larger sizes' trend (bench/memory-peak.ts).
+ */
+const OVERHEAD_BYTES = 640 * 2 ** 20;
 /** CLIP's sequence length: the cross-attention keys. */
 const TEXT_TOKENS = 77;
 
@@ -54,6 +62,15 @@ export interface CostSpec {
   };
   /** Weight bytes of the graphs on disk (held once loaded). */
   readonly weightBytes: number;
+  /** Which stages run their attention fused (see `AttentionKernels`). */
+  readonly fused: AttentionKernels;
+}
+
+/** Whether each stage's attention runs fused (flash attention, linear memory) or as exported (quadratic). */
+export interface AttentionKernels {
+  readonly unet: boolean;
+  readonly vaeDecoder: boolean;
+  readonly vaeEncoder: boolean;
 }
 
 export interface CostRequest {
@@ -74,6 +91,8 @@ export interface MemoryPlan {
   readonly bytes: number;
   /** diffusers' tile_latent_min_size for this checkpoint's VAE. */
   readonly vaeTileLatent?: number;
+  /** The attention kernels the estimate assumed (a load that finds otherwise re-plans). */
+  readonly fused?: AttentionKernels;
 }
 
 /** Estimated peak bytes of one run under a plan, weights excluded. */
@@ -88,7 +107,8 @@ export function estimateRunBytes(spec: CostSpec, req: CostRequest, plan: Omit<Me
   spec.unet.channels.forEach((channels, level) => {
     const cells = Math.ceil(h / 2 ** level) * Math.ceil(w / 2 ** level);
     const heads = spec.unet.heads[level] ?? 0;
-    if (heads > 0) attention = Math.max(attention, batch * heads * cells * (cells + TEXT_TOKENS) * F32);
+    if (heads > 0 && !spec.fused.unet)
+      attention = Math.max(attention, batch * heads * cells * (cells + TEXT_TOKENS) * F32);
     maps += batch * channels * cells * F32 * (spec.unet.layersPerBlock + 1);
   });
   const unet = K_ATTENTION * attention + K_UNET_LEVEL * maps;
@@ -96,19 +116,21 @@ export function estimateRunBytes(spec: CostSpec, req: CostRequest, plan: Omit<Me
     spec,
     plan.vaeTiling ? Math.min(h, spec.vae.tileLatent) : h,
     plan.vaeTiling ? Math.min(w, spec.vae.tileLatent) : w,
+    spec.fused.vaeDecoder,
   );
-  const vaeEncode = req.encodesImage ? vaeBytes(spec, h, w) : 0;
+  const vaeEncode = req.encodesImage ? vaeBytes(spec, h, w, spec.fused.vaeEncoder) : 0;
   // Decoded images (NCHW, then NHWC) and the latents stay alive through the decode.
   const outputs = 2 * req.images * 3 * req.width * req.height * F32;
   return OVERHEAD_BYTES + Math.max(unet, vaeDecode + outputs, vaeEncode);
 }
 
-/** One VAE pass (decoder or encoder) over an h × w latent: mid-block attention and full-resolution maps. */
-function vaeBytes(spec: CostSpec, h: number, w: number): number {
+/** One VAE pass (decoder or encoder) over an h × w latent: full-resolution maps and, unfused, the attention scores. */
+function vaeBytes(spec: CostSpec, h: number, w: number, fused: boolean): number {
   const cells = h * w;
   const f = spec.vaeScaleFactor;
   const fullResChannels = spec.vae.channels[Math.min(1, spec.vae.channels.length - 1)] ?? 128;
-  return K_ATTENTION * cells * cells * F32 + K_VAE_FULL_RES * fullResChannels * cells * f * f * F32;
+  const attention = fused ? 0 : K_ATTENTION * cells * cells * F32;
+  return attention + K_VAE_FULL_RES * fullResChannels * cells * f * f * F32;
 }
 
 /** The plans tried, cheapest-to-parity first: diffusers' default, then split guidance, then tiling too. */
@@ -128,7 +150,7 @@ export function choosePlan(
 ): MemoryPlan | null {
   for (const plan of PLANS) {
     const bytes = estimateRunBytes(spec, req, plan) + loadedWeights;
-    if (bytes <= budget) return { ...plan, bytes, vaeTileLatent: spec.vae.tileLatent };
+    if (bytes <= budget) return { ...plan, bytes, vaeTileLatent: spec.vae.tileLatent, fused: spec.fused };
   }
   return null;
 }
@@ -177,8 +199,14 @@ export function admitByCost(
   throw new ResourceLimitError(`${prefix}.${field}`, lo * m, needed, budget);
 }
 
-/** Reads a checkpoint's cost spec from its configs (UNet, VAE) and the sizes of its graphs. */
-export async function readCostSpec(checkpoint: LocatedCheckpoint): Promise<CostSpec> {
+/**
+ * Reads a checkpoint's cost spec from its configs (UNet, VAE) and the sizes of its graphs; `fused` says which
+ * stages will run fused attention (SdComponents.attentionFused).
+ */
+export async function readCostSpec(
+  checkpoint: LocatedCheckpoint,
+  fused: AttentionKernels,
+): Promise<CostSpec> {
   const unet = (await readConfigFile(checkpoint, "unet/config.json")) ?? {};
   const vae =
     (await readConfigFile(checkpoint, "vae_decoder/config.json")) ??
@@ -217,6 +245,7 @@ export async function readCostSpec(checkpoint: LocatedCheckpoint): Promise<CostS
     },
     vae: { channels: vaeChannels, tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)) },
     weightBytes: await weightBytes(checkpoint),
+    fused,
   };
 }
 
@@ -262,8 +291,9 @@ export async function planMemory(
   },
   images: { defaultSize(facts: { sizeMultiple: number }): { width: number; height: number } } | undefined,
   prefix: string,
+  fused: AttentionKernels,
 ): Promise<MemoryPlan> {
-  const spec = await readCostSpec(checkpoint);
+  const spec = await readCostSpec(checkpoint, fused);
   const fallback = images?.defaultSize(spec);
   const req: CostRequest = {
     width: request.width ?? fallback?.width ?? spec.defaultSize,
@@ -276,7 +306,7 @@ export async function planMemory(
   // InvalidInputError from validation rather than a memory refusal.
   const valid = (v: number) => Number.isInteger(v) && v > 0 && v % spec.sizeMultiple === 0;
   if (!valid(req.width) || !valid(req.height) || req.width * req.height > services.config.maxPixels) {
-    return { splitGuidance: false, vaeTiling: false, bytes: 0 };
+    return { splitGuidance: false, vaeTiling: false, bytes: 0, fused };
   }
   const budget = generationBudget(services.config, services.pipelines.totalBytes());
   const unloaded = services.pipelines.has(checkpoint) ? 0 : spec.weightBytes;

@@ -24,7 +24,7 @@ import { type GenerationRequest, validateCommon, validateSize } from "../pipelin
 import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
-import { planMemory } from "./cost.ts";
+import { type AttentionKernels, type MemoryPlan, planMemory } from "./cost.ts";
 import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
 import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
@@ -98,7 +98,7 @@ export interface GenerationPlan {
   readonly imageDecodeMs: number;
   readonly resolution: CheckpointResolution;
   /** How the run stays inside the memory budget (guidance halves in turn, tiled VAE decode). */
-  readonly memory: RunContext["memory"];
+  readonly memory: MemoryPlan;
   /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
   readonly requiresSafetyChecker: boolean;
   /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
@@ -142,7 +142,8 @@ export async function planGeneration(
     const timesteps = checkSchedule(lease.components, input.scheduler ?? undefined, common, prefix);
     const totalSteps = task === "TEXT_TO_IMAGE" ? timesteps : stepsForStrength(timesteps, common, strength);
     // Peak memory is estimated before a slot is taken: what cannot fit is refused (ResourceLimitError).
-    const memory = await planMemory(services, resolution.checkpoint, { ...common, ...size }, images, prefix);
+    const fused = await attentionKernels(lease.components, task);
+    const memory = await planMemory(services, checkpoint, { ...common, ...size }, images, prefix, fused);
     return {
       task,
       input,
@@ -161,6 +162,42 @@ export async function planGeneration(
   } finally {
     lease.release();
   }
+}
+
+/** Which of the task's stages run fused attention (see SdComponents.attentionFused); stages it skips: false. */
+async function attentionKernels(components: SdComponents, task: Task): Promise<AttentionKernels> {
+  const graphs = components.taskGraphs(task);
+  const fused = (name: "unet" | "vae_decoder" | "vae_encoder") =>
+    graphs.includes(name) ? components.attentionFused(name) : Promise.resolve(false);
+  const [unet, vaeDecoder, vaeEncoder] = await Promise.all([
+    fused("unet"),
+    fused("vae_decoder"),
+    fused("vae_encoder"),
+  ]);
+  return { unet, vaeDecoder, vaeEncoder };
+}
+
+/**
+ * The plan's memory plan once the graphs are loaded: unchanged when they run the attention kernels it assumed,
+ * else planned again with the kernels they have (a fusion whose verification failed keeps the exported
+ * attention, which needs more memory): what no longer fits is refused here, by type, before anything runs.
+ */
+async function confirmMemoryPlan(
+  services: Pick<Services, "config" | "pipelines">,
+  plan: GenerationPlan,
+  components: SdComponents,
+): Promise<MemoryPlan> {
+  const actual = await attentionKernels(components, plan.task);
+  const assumed = plan.memory.fused;
+  const same =
+    assumed !== undefined &&
+    assumed.unet === actual.unet &&
+    assumed.vaeDecoder === actual.vaeDecoder &&
+    assumed.vaeEncoder === actual.vaeEncoder;
+  if (same) return plan.memory;
+  const request = { ...plan.common, ...plan.size };
+  const prefix = TASK_FIELD[plan.task];
+  return planMemory(services, plan.resolution.checkpoint, request, plan.images, prefix, actual);
 }
 
 /** Runs one task for a request, or throws one of the expected errors: plan, wait for a slot, run. */
@@ -199,13 +236,14 @@ export async function runPlan(
     const graphs = components.taskGraphs(task);
     if (safety === "run") graphs.push("safety_checker");
     const loadMs = await timed(() => Promise.all(graphs.map((g) => components.graph(g))));
+    const memory = await confirmMemoryPlan(services, plan, components);
     const timer = new RunTimer();
     const run: RunContext = {
       generator: new TorchGenerator(common.seed),
       timer,
       signal: hooks.signal,
       onStep: hooks.onStep,
-      memory: plan.memory,
+      memory,
     };
     const inferenceStarted = performance.now();
     const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CACHED_DATA, entryDir } from "../../server/runtime/graph-cache.ts";
-import { FUSION_TOLERANCE, loadGraph } from "../../server/runtime/load-graph.ts";
+import { FUSION_TOLERANCE, loadGraph, peekGraphLoad } from "../../server/runtime/load-graph.ts";
 import type { HostTensor } from "../../server/runtime/tensor.ts";
 import { MID_SD_MODELS } from "../helpers/mid-sd.ts";
 import { maxAbsDiff } from "../helpers/reference.ts";
@@ -46,7 +46,11 @@ async function outputOf(options: Parameters<typeof loadGraph>[1]) {
 describe("loadGraph with the optimized-graph cache", () => {
   it("fuses, verifies and saves on the first load, serves the cache on the second, same outputs", async () => {
     const plain = await outputOf({ provider: "cpu", threads: 2 });
+    // Before any load nothing is known; without a cache nothing is fused (what cost-based admission asks).
+    expect(await peekGraphLoad(file, options())).toBeUndefined();
+    expect(await peekGraphLoad(file, { provider: "cpu", threads: 2 })).toMatchObject({ fusedAttention: 0 });
     const first = await outputOf(options());
+    expect(await peekGraphLoad(file, options())).toMatchObject({ fromCache: true, fusedAttention: 1 });
     expect(first.report).toMatchObject({ fromCache: false, fusedAttention: 1 });
     expect(first.report.verifiedDiff).toBeLessThanOrEqual(FUSION_TOLERANCE);
     const second = await outputOf(options());

@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect, it } from "vitest";
 import { CheckpointLocator } from "../../server/checkpoints/locate.ts";
+import { createServices } from "../../server/context.ts";
 import { ResourceLimitError } from "../../server/errors.ts";
 import {
   admitByCost,
@@ -13,10 +14,15 @@ import {
   estimateRunBytes,
   readCostSpec,
 } from "../../server/service/cost.ts";
+import { planGeneration, runPlan } from "../../server/service/generation.ts";
 import { createTestApp, testConfig } from "../helpers/services.ts";
 
 const locator = new CheckpointLocator(testConfig());
-const spec = await readCostSpec(await locator.locate("tiny-sd"));
+const checkpoint = await locator.locate("tiny-sd");
+/** The graphs as exported: attention score matrices, quadratic in the tokens. */
+const spec = await readCostSpec(checkpoint, { unet: false, vaeDecoder: false, vaeEncoder: false });
+/** Attention fused into flash-attention kernels (what the server runs with its graph cache on). */
+const fusedSpec = await readCostSpec(checkpoint, { unet: true, vaeDecoder: true, vaeEncoder: true });
 const req = (width: number, height: number, images = 1): CostRequest => ({
   width,
   height,
@@ -42,6 +48,18 @@ describe("memory estimate", () => {
     expect(large / small).toBeGreaterThan(4);
     expect(estimateRunBytes(spec, req(256, 256), LEAN)).toBeLessThan(large * 0.6);
     expect(estimateRunBytes(spec, req(256, 256, 8), WHOLE)).toBeGreaterThan(large * 4);
+  });
+
+  it("fused attention drops the quadratic term: memory grows with the pixels, not their square", () => {
+    const small = estimateRunBytes(fusedSpec, req(256, 256), WHOLE);
+    const large = estimateRunBytes(fusedSpec, req(1024, 1024), WHOLE);
+    // 16× the pixels: the feature maps grow 16×, the fixed overhead not at all (unfused: far more than 16×).
+    expect(large / small).toBeGreaterThan(2);
+    expect(large / small).toBeLessThanOrEqual(16);
+    expect(
+      estimateRunBytes(spec, req(1024, 1024), WHOLE) / estimateRunBytes(spec, req(256, 256), WHOLE),
+    ).toBeGreaterThan(16);
+    expect(large).toBeLessThan(estimateRunBytes(spec, req(1024, 1024), WHOLE) / 100);
   });
 
   it("prefers diffusers' default and falls back to split guidance, then tiles", () => {
@@ -88,8 +106,9 @@ describe("admission over GraphQL", () => {
       }
     }
   `;
-  // Budget: a 64×64 run fits only with split guidance and a tiled VAE (weights not yet loaded count too).
-  const leanBudget = estimateRunBytes(spec, req(64, 64), LEAN) + spec.weightBytes;
+  // Budget: a 64×64 run fits only with split guidance and a tiled VAE (weights not yet loaded count too). The
+  // server runs tiny-sd's attention fused (its graph cache is on), and estimates accordingly.
+  const leanBudget = estimateRunBytes(fusedSpec, req(64, 64), LEAN) + fusedSpec.weightBytes;
   const app = createTestApp({ AUTOPIPE_MEMORY_BUDGET_BYTES: String(leanBudget) });
   afterAll(() => app.close());
   const t2i = (extra: Record<string, unknown>) => ({
@@ -97,8 +116,8 @@ describe("admission over GraphQL", () => {
   });
 
   it("runs what fits only split and tiled, and returns the full image", async () => {
-    expect(choosePlan(spec, req(64, 64), leanBudget, spec.weightBytes)).toMatchObject(LEAN);
-    expect(choosePlan(spec, req(64, 64), leanBudget - 1, spec.weightBytes)).toBeNull();
+    expect(choosePlan(fusedSpec, req(64, 64), leanBudget, fusedSpec.weightBytes)).toMatchObject(LEAN);
+    expect(choosePlan(fusedSpec, req(64, 64), leanBudget - 1, fusedSpec.weightBytes)).toBeNull();
     const body = await app.gql<{ generate: Record<string, unknown> }>(
       GENERATE,
       t2i({ width: 64, height: 64 }),
@@ -135,5 +154,54 @@ describe("admission over GraphQL", () => {
       t2i({ width: refused.limit, height: 128 }),
     );
     expect(again.data?.generate).toMatchObject({ __typename: "Generation" });
+  });
+});
+
+describe("the attention kernels the estimate assumes", () => {
+  const request = {
+    model: "tiny-sd",
+    prompt: "a cat",
+    numInferenceSteps: 1,
+    seed: 1n,
+    width: 64,
+    height: 64,
+  };
+
+  it("plans with fused attention when the graph cache is on, as exported when it is off", async () => {
+    const fused = createServices(testConfig());
+    const exported = createServices(testConfig({ AUTOPIPE_CACHE_DIR: "off" }));
+    try {
+      const a = await planGeneration(fused, "TEXT_TO_IMAGE", request);
+      const b = await planGeneration(exported, "TEXT_TO_IMAGE", request);
+      expect(a.memory.fused).toEqual({ unet: true, vaeDecoder: true, vaeEncoder: false });
+      expect(b.memory.fused).toEqual({ unet: false, vaeDecoder: false, vaeEncoder: false });
+      expect(b.memory.bytes).toBeGreaterThan(a.memory.bytes);
+    } finally {
+      await fused.dispose();
+      await exported.dispose();
+    }
+  });
+
+  it("re-plans once the graphs are loaded, and refuses by type what no longer fits", async () => {
+    // A plan that assumed fused attention, run where the graphs load as exported, under a budget that fits
+    // only the fused estimate: the run is refused before any graph runs, naming the field to reduce.
+    const sized = { ...request, width: 128, height: 128 };
+    const budget = String(estimateRunBytes(fusedSpec, req(128, 128), LEAN) + fusedSpec.weightBytes);
+    const withBudget = createServices(testConfig({ AUTOPIPE_MEMORY_BUDGET_BYTES: budget }));
+    const exported = createServices(
+      testConfig({ AUTOPIPE_CACHE_DIR: "off", AUTOPIPE_MEMORY_BUDGET_BYTES: budget }),
+    );
+    try {
+      const plan = await planGeneration(withBudget, "TEXT_TO_IMAGE", sized);
+      expect(plan.memory).toMatchObject({ splitGuidance: true, fused: { unet: true } });
+      const error = await runPlan(exported, plan).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ResourceLimitError);
+      expect((error as ResourceLimitError).field).toMatch(/^textToImage\.(width|height)$/);
+      // The same plan where the graphs do fuse runs as planned.
+      const result = await runPlan(withBudget, plan);
+      expect(result.images).toHaveLength(1);
+    } finally {
+      await Promise.all([withBudget.dispose(), exported.dispose()]);
+    }
   });
 });
