@@ -71,11 +71,14 @@ function runChild(
 function show(r: ChildResult): string {
   if (r.killed) return "killed past 10 GB";
   if (r.error) return r.error.length > 90 ? `${r.error.slice(0, 90)}…` : r.error;
-  const gb = (bytes = 0) => `${((bytes - (r.before ?? 0)) / GB).toFixed(2)} GB`;
+  const gb = (bytes = 0) => {
+    const delta = (bytes - (r.before ?? 0)) / GB;
+    return `${delta < 0 ? "−" : "+"}${Math.abs(delta).toFixed(2)} GB`;
+  };
   const plan = r.plan
     ? `${r.plan.splitGuidance ? "split" : "batched"}/${r.plan.vaeTiling ? "tiled" : "whole"}, estimate ${(r.plan.bytes / GB).toFixed(2)} GB`
     : "";
-  return `${((r.ms ?? 0) / 1000).toFixed(1)} s, peak +${gb(r.peak)} (denoising +${gb(r.denoisePeak)}), retained +${gb(r.after)}; ${plan}`;
+  return `${((r.ms ?? 0) / 1000).toFixed(1)} s, peak ${gb(r.peak)} (denoising ${gb(r.denoisePeak)}), retained ${gb(r.after)}; ${plan}`;
 }
 
 export async function benchMemoryPeak(): Promise<void> {

@@ -3,13 +3,13 @@
  * request shapes every section uses.
  */
 import { readFileSync } from "node:fs";
-import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { createClient } from "../client/index.ts";
 import { loadConfig } from "../server/config.ts";
 import { createServices, type Services } from "../server/context.ts";
 import type { TaskRequest } from "../server/service/generation.ts";
+import { createHttpServer } from "../server/http-server.ts";
 import { createAutopipeYoga } from "../server/yoga.ts";
 
 export const MODELS = fileURLToPath(new URL("../models/", import.meta.url));
@@ -45,7 +45,7 @@ export const INPAINT: TaskRequest = {
 
 /** A live server for `services` and a typed client for it. */
 export async function liveServer(services: Services) {
-  const server = createServer(createAutopipeYoga(services, { graphiql: false }));
+  const server = createHttpServer(createAutopipeYoga(services, { graphiql: false }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   return { client: createClient({ url }), close: () => new Promise<void>((r) => server.close(() => r())) };

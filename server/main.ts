@@ -4,9 +4,10 @@
  * service/lifecycle.ts): drain, close the HTTP server, release every session, exit 0. A second signal cancels the
  * running generations at once instead of waiting out the grace period.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { loadConfig } from "./config.ts";
 import { createServices } from "./context.ts";
+import { createHttpServer } from "./http-server.ts";
 import { KeyRing } from "./security/api-keys.ts";
 import { listenHost, startupNotice } from "./security/security.ts";
 import { loadPipeline } from "./service/warm-up.ts";
@@ -22,7 +23,7 @@ if (config.redisUrl && config.role === "worker") {
 const services = createServices(config);
 const { logger, lifecycle } = services;
 const yoga = createAutopipeYoga(services);
-const server = createServer(yoga);
+const server = createHttpServer(yoga);
 
 const keys = KeyRing.fromConfig(config);
 logger.info({ event: "exposure" }, startupNotice(config, keys));

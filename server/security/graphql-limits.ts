@@ -59,7 +59,10 @@ export function graphqlLimitPlugins(options: GraphqlLimitOptions): Plugin[] {
   ];
 }
 
-/** Refuses a document larger than `maxBytes` with HTTP 413, before it is parsed. */
+/**
+ * Refuses a document larger than `maxBytes` with HTTP 413, before it is parsed as GraphQL. (Over HTTP, a JSON body
+ * that begins with its query is refused earlier still, while it streams in: server/http-server.ts.)
+ */
 export function useDocumentSizeLimit(maxBytes: number): Plugin {
   return {
     onParams({ params }) {

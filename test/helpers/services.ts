@@ -2,11 +2,12 @@
  * Test helpers: configs pointing at the repo's bundled checkpoints (or a temp folder), services and Yoga built
  * from them, a real HTTP server on port 0, and GraphQL calls through `yoga.fetch`.
  */
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { type Config, loadConfig } from "../../server/config.ts";
 import { createServices, type Services } from "../../server/context.ts";
+import { createHttpServer } from "../../server/http-server.ts";
 import { type AutopipeYoga, createAutopipeYoga } from "../../server/yoga.ts";
 
 export const REPO_MODELS = fileURLToPath(new URL("../../models/", import.meta.url));
@@ -56,7 +57,7 @@ export async function startHttpServer(
   env: Record<string, string> = {},
 ): Promise<{ url: string; server: Server; services: Services; close(): Promise<void> }> {
   const services = createServices(testConfig(env));
-  const server = createServer(createAutopipeYoga(services));
+  const server = createHttpServer(createAutopipeYoga(services));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -1,0 +1,70 @@
+/**
+ * The HTTP server around Yoga. One thing happens before Yoga sees a request: a JSON POST larger than the
+ * document limit whose body begins with its query (`{"query":"…`, as clients send it) is scanned as it arrives
+ * (security/query-scan.ts), and a document over the limit is answered 413 at once, the rest of the body dropped
+ * unread by Node's stream (no buffering, no JSON parse, none of Yoga's work). A 10 MB document then costs the
+ * server its first 64 KiB. Everything else goes to Yoga as it came (the scanned bytes put back), where the same
+ * limit is checked after parsing (security/graphql-limits.ts).
+ */
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { GRAPHQL_LIMITS } from "./security/graphql-limits.ts";
+import { QueryScan, type ScanVerdict } from "./security/query-scan.ts";
+
+/** An HTTP server for `handler` (the Yoga instance) with the early document-size refusal in front. */
+export function createHttpServer(handler: RequestListener): Server {
+  return createServer(refuseOversizedDocuments(handler, GRAPHQL_LIMITS.maxDocumentBytes));
+}
+
+/** Wraps `handler` so that oversized query-first JSON documents are refused before it runs (see above). */
+export function refuseOversizedDocuments(handler: RequestListener, maxBytes: number): RequestListener {
+  return (req, res) => {
+    if (!scannable(req, maxBytes)) return handler(req, res);
+    const scan = new QueryScan(maxBytes);
+    const seen: Buffer[] = [];
+    const decide = (verdict: Exclude<ScanVerdict, "undecided">) => {
+      req.off("readable", onReadable);
+      req.off("end", onEnd);
+      if (verdict === "too-large") {
+        const body = JSON.stringify({
+          errors: [
+            {
+              message: `The document is larger than ${maxBytes} bytes`,
+              extensions: { code: "DOCUMENT_TOO_LARGE" },
+            },
+          ],
+        });
+        res.writeHead(413, { "content-type": "application/json; charset=utf-8" }).end(body);
+        // Read and drop the rest, so that the client sees the answer and the connection stays usable.
+        req.resume();
+        return;
+      }
+      for (let i = seen.length - 1; i >= 0; i--) req.unshift(seen[i] as Buffer);
+      handler(req, res);
+    };
+    const onReadable = () => {
+      for (let chunk: Buffer | null = req.read(); chunk !== null; chunk = req.read()) {
+        seen.push(chunk);
+        const verdict = scan.feed(chunk);
+        if (verdict !== "undecided") return decide(verdict);
+      }
+    };
+    // A body that ends undecided left its query string open: invalid JSON, as Yoga would say.
+    const onEnd = () => {
+      req.off("readable", onReadable);
+      res
+        .writeHead(400, { "content-type": "application/json; charset=utf-8" })
+        .end(JSON.stringify({ errors: [{ message: "POST body sent invalid JSON." }] }));
+    };
+    req.on("readable", onReadable);
+    req.on("end", onEnd);
+  };
+}
+
+/** A JSON POST whose declared length exceeds the limit (smaller bodies cannot carry a larger document). */
+function scannable(req: IncomingMessage, maxBytes: number): boolean {
+  if (req.method !== "POST") return false;
+  const type = (req.headers["content-type"] ?? "").toLowerCase();
+  if (!type.startsWith("application/json") && !type.startsWith("application/graphql+json")) return false;
+  const declared = req.headers["content-length"];
+  return declared !== undefined && /^\d+$/.test(declared) && Number(declared) > maxBytes;
+}
