@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "../client/index.ts";
 import { loadConfig } from "../server/config.ts";
 import { createServices, type Services } from "../server/context.ts";
-import type { TaskRequest } from "../server/service/generation.ts";
 import { createHttpServer } from "../server/http-server.ts";
+import type { TaskRequest } from "../server/service/generation.ts";
 import { createAutopipeYoga } from "../server/yoga.ts";
 
 export const MODELS = fileURLToPath(new URL("../models/", import.meta.url));

@@ -10,6 +10,9 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { GRAPHQL_LIMITS } from "./security/graphql-limits.ts";
 import { QueryScan, type ScanVerdict } from "./security/query-scan.ts";
 
+/** Bodies up to this size are read and dropped after a refusal; larger ones end with the connection. */
+const MAX_DRAIN_BYTES = 64 * 2 ** 20;
+
 /** An HTTP server for `handler` (the Yoga instance) with the early document-size refusal in front. */
 export function createHttpServer(handler: RequestListener): Server {
   return createServer(refuseOversizedDocuments(handler, GRAPHQL_LIMITS.maxDocumentBytes));
@@ -33,9 +36,15 @@ export function refuseOversizedDocuments(handler: RequestListener, maxBytes: num
             },
           ],
         });
-        res.writeHead(413, { "content-type": "application/json; charset=utf-8" }).end(body);
-        // Read and drop the rest, so that the client sees the answer and the connection stays usable.
-        req.resume();
+        if (Number(req.headers["content-length"]) <= MAX_DRAIN_BYTES) {
+          res.writeHead(413, { "content-type": "application/json; charset=utf-8" }).end(body);
+          // Read and drop the rest, so that the client sees the answer and the connection stays usable.
+          req.resume();
+        } else {
+          // Too much to read for nothing: answer and close the connection.
+          res.writeHead(413, { "content-type": "application/json; charset=utf-8", connection: "close" });
+          res.end(body, () => req.socket.destroy());
+        }
         return;
       }
       for (let i = seen.length - 1; i >= 0; i--) req.unshift(seen[i] as Buffer);
