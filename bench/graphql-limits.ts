@@ -42,11 +42,14 @@ function connect() {
       if (buffered.length < end + 4 + length) return;
       seen.push("HTTP-" + headers.slice(9, 12));
       buffered = buffered.subarray(end + 4 + length);
+      // As an HTTP client does: a "connection: close" answer ends this connection; the next request opens one.
+      if (/^connection: *close/im.test(headers)) { closing = true; socket.destroy(); return; }
       send();
     }
   });
   socket.on("error", () => {});
-  socket.on("close", () => { seen.push("reset"); setTimeout(connect, 10); });
+  let closing = false;
+  socket.on("close", () => { if (!closing) seen.push("reset"); connect(); });
 }
 connect();
 `;

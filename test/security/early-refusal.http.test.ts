@@ -58,6 +58,8 @@ describe("over HTTP", () => {
     const body = JSON.stringify({ query: `{ schedulers { name } } # ${"x".repeat(10 * 1024 * 1024)}` });
     const refused = await post(body);
     expect(refused.status).toBe(413);
+    // Too much left to read for nothing: the connection ends after the answer.
+    expect(refused.headers.get("connection")).toBe("close");
     expect(await refused.json()).toEqual({
       errors: [
         { message: `The document is larger than ${LIMIT} bytes`, extensions: { code: "DOCUMENT_TOO_LARGE" } },
@@ -68,6 +70,15 @@ describe("over HTTP", () => {
     expect(((await ok.json()) as { data: { schedulers: unknown[] } }).data.schedulers.length).toBeGreaterThan(
       0,
     );
+  });
+
+  it("a 10,000-alias document (300 KB) is a 413 too; what is left of its body is read, and the server serves", async () => {
+    const query = `{ ${Array.from({ length: 10_000 }, (_, i) => `a${i}: schedulers { name }`).join(" ")} }`;
+    const refused = await post(JSON.stringify({ query }));
+    expect(refused.status).toBe(413);
+    expect(refused.headers.get("connection")).not.toBe("close");
+    expect(await refused.json()).toMatchObject({ errors: [{ extensions: { code: "DOCUMENT_TOO_LARGE" } }] });
+    expect((await post(JSON.stringify({ query: "{ schedulers { name } }" }))).status).toBe(200);
   });
 
   it("a large body whose document fits reaches Yoga whole (a 200 KB variable before a small one)", async () => {
