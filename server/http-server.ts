@@ -1,10 +1,10 @@
 /**
  * The HTTP server around Yoga. One thing happens before Yoga sees a request: a JSON POST larger than the
  * document limit whose body begins with its query (`{"query":"…`, as clients send it) is scanned as it arrives
- * (security/query-scan.ts), and a document over the limit is answered 413 at once, the rest of the body dropped
- * unread by Node's stream (no buffering, no JSON parse, none of Yoga's work). A 10 MB document then costs the
- * server its first 64 KiB. Everything else goes to Yoga as it came (the scanned bytes put back), where the same
- * limit is checked after parsing (security/graphql-limits.ts).
+ * (security/query-scan.ts), and a document over the limit is answered 413 at once, with no buffering, no JSON
+ * parse and none of Yoga's work: a little left of the body is read and dropped, more is never read (the answer
+ * closes the connection). A 10 MB document then costs the server its first 64 KiB. Everything else goes to Yoga as
+ * it came (the scanned bytes put back), where the same limit is checked after parsing (security/graphql-limits.ts).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { GRAPHQL_LIMITS } from "./security/graphql-limits.ts";
