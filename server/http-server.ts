@@ -7,7 +7,7 @@
  * it came (the scanned bytes put back), where the same limit is checked after parsing (security/graphql-limits.ts).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
-import { GRAPHQL_LIMITS } from "./security/graphql-limits.ts";
+import { documentTooLarge, GRAPHQL_LIMITS } from "./security/graphql-limits.ts";
 import { QueryScan, type ScanVerdict } from "./security/query-scan.ts";
 
 /** After a refusal, up to this much of the body is read and dropped; more ends the connection instead. */
@@ -30,14 +30,8 @@ export function refuseOversizedDocuments(handler: RequestListener, maxBytes: num
       req.off("readable", onReadable);
       req.off("end", onEnd);
       if (verdict === "too-large") {
-        const body = JSON.stringify({
-          errors: [
-            {
-              message: `The document is larger than ${maxBytes} bytes`,
-              extensions: { code: "DOCUMENT_TOO_LARGE" },
-            },
-          ],
-        });
+        const { message, code } = documentTooLarge(maxBytes);
+        const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
         const read = seen.reduce((n, chunk) => n + chunk.byteLength, 0);
         const headers = {
           "content-type": "application/json; charset=utf-8",

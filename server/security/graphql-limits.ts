@@ -59,6 +59,11 @@ export function graphqlLimitPlugins(options: GraphqlLimitOptions): Plugin[] {
   ];
 }
 
+/** The refusal of a document over `maxBytes`, the same wherever it is refused. */
+export function documentTooLarge(maxBytes: number) {
+  return { message: `The document is larger than ${maxBytes} bytes`, code: "DOCUMENT_TOO_LARGE" } as const;
+}
+
 /**
  * Refuses a document larger than `maxBytes` with HTTP 413, before it is parsed as GraphQL. (Over HTTP, a JSON body
  * that begins with its query is refused earlier still, while it streams in: server/http-server.ts.)
@@ -68,8 +73,8 @@ export function useDocumentSizeLimit(maxBytes: number): Plugin {
     onParams({ params }) {
       const query = params.query;
       if (typeof query === "string" && query.length > maxBytes / 4 && Buffer.byteLength(query) > maxBytes) {
-        throw createGraphQLError(`The document is larger than ${maxBytes} bytes`, {
-          extensions: { code: "DOCUMENT_TOO_LARGE", http: { status: 413 } },
+        throw createGraphQLError(documentTooLarge(maxBytes).message, {
+          extensions: { code: documentTooLarge(maxBytes).code, http: { status: 413 } },
         });
       }
     },
