@@ -170,3 +170,34 @@ export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);
   return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
 }
+
+/** A safetensors file that cannot be trusted: truncated, a header that lies, a dtype weights never use. */
+export class SafetensorsError extends AutopipeError {
+  override name = "SafetensorsError";
+  override readonly code = "INVALID_SAFETENSORS";
+
+  constructor(
+    readonly file: string,
+    readonly reason: string,
+  ) {
+    super(`Safetensors file '${file}' is invalid: ${reason}`);
+  }
+}
+
+/**
+ * A component whose config or weights the graph builder cannot build faithfully: names the component, the config
+ * key (or weight) and its value, so the checkpoint is reported not runnable instead of giving a wrong image.
+ */
+export class UnsupportedComponentError extends AutopipeError {
+  override name = "UnsupportedComponentError";
+  override readonly code = "UNSUPPORTED_COMPONENT";
+
+  constructor(
+    readonly component: string,
+    readonly key: string,
+    readonly value: string,
+    readonly detail = "not supported",
+  ) {
+    super(`${component}: ${key} = ${value} is ${detail}`);
+  }
+}
