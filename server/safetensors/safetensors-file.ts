@@ -23,7 +23,20 @@ export type WeightDtype = "F32" | "F16" | "BF16";
 
 const DTYPE_BYTES: Readonly<Record<WeightDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
 /** dtypes the format knows but weights here never use: named in the refusal. */
-const KNOWN_OTHER = new Set(["F64", "I64", "I32", "I16", "I8", "U8", "U16", "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2"]);
+const KNOWN_OTHER = new Set([
+  "F64",
+  "I64",
+  "I32",
+  "I16",
+  "I8",
+  "U8",
+  "U16",
+  "U32",
+  "U64",
+  "BOOL",
+  "F8_E4M3",
+  "F8_E5M2",
+]);
 /** The safetensors library refuses headers above 100,000,000 bytes; so do we. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -52,18 +65,25 @@ export class SafetensorsFile {
     const real = await realpath(file);
     const info = await stat(real);
     const name = file.split(/[\\/]/).pop() ?? file;
-    if (info.size < 8) throw new SafetensorsError(name, `${info.size} bytes: too short for a safetensors header`);
+    if (info.size < 8)
+      throw new SafetensorsError(name, `${info.size} bytes: too short for a safetensors header`);
     const handle = await open(real, "r");
     try {
       const lengthBytes = Buffer.alloc(8);
       await handle.read(lengthBytes, 0, 8, 0);
       const headerLength = lengthBytes.readBigUInt64LE(0);
       if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-        throw new SafetensorsError(name, `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+        throw new SafetensorsError(
+          name,
+          `header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit`,
+        );
       }
       const n = Number(headerLength);
       if (8 + n > info.size) {
-        throw new SafetensorsError(name, `header length ${n} runs past the end of the ${info.size}-byte file (truncated?)`);
+        throw new SafetensorsError(
+          name,
+          `header length ${n} runs past the end of the ${info.size}-byte file (truncated?)`,
+        );
       }
       const header = Buffer.alloc(n);
       await handle.read(header, 0, n, 8);
@@ -95,7 +115,8 @@ export class SafetensorsFile {
     try {
       const out = Buffer.alloc(entry.byteLength);
       const { bytesRead } = await handle.read(out, 0, entry.byteLength, entry.byteOffset);
-      if (bytesRead !== entry.byteLength) throw new SafetensorsError(this.path, `'${name}' is cut short (file changed?)`);
+      if (bytesRead !== entry.byteLength)
+        throw new SafetensorsError(this.path, `'${name}' is cut short (file changed?)`);
       return out;
     } finally {
       await handle.close();
@@ -136,10 +157,14 @@ function parseHeader(
       continue;
     }
     const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof v !== "object" || v === null) throw new SafetensorsError(file, `tensor '${name}' is not an object`);
+    if (typeof v !== "object" || v === null)
+      throw new SafetensorsError(file, `tensor '${name}' is not an object`);
     const dtype = v.dtype;
     if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) {
-      const what = typeof dtype === "string" && KNOWN_OTHER.has(dtype) ? `dtype ${dtype}` : `unknown dtype ${JSON.stringify(dtype)}`;
+      const what =
+        typeof dtype === "string" && KNOWN_OTHER.has(dtype)
+          ? `dtype ${dtype}`
+          : `unknown dtype ${JSON.stringify(dtype)}`;
       throw new SafetensorsError(file, `tensor '${name}' has ${what}; weights must be F32, F16 or BF16`);
     }
     const shape = v.shape;
@@ -153,11 +178,17 @@ function parseHeader(
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      throw new SafetensorsError(file, `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      throw new SafetensorsError(
+        file,
+        `tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end > dataSize) {
-      throw new SafetensorsError(file, `tensor '${name}' ends at byte ${end} of a ${dataSize}-byte data section (truncated or lying header)`);
+      throw new SafetensorsError(
+        file,
+        `tensor '${name}' ends at byte ${end} of a ${dataSize}-byte data section (truncated or lying header)`,
+      );
     }
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
     const expected = elements * DTYPE_BYTES[dtype as WeightDtype];
@@ -167,7 +198,13 @@ function parseHeader(
         `tensor '${name}' is ${dtype} ${JSON.stringify(shape)} (${expected} bytes) but its offsets span ${end - begin} bytes`,
       );
     }
-    entries.push({ name, dtype: dtype as WeightDtype, shape: shape as number[], byteOffset: dataStart + begin, byteLength: end - begin });
+    entries.push({
+      name,
+      dtype: dtype as WeightDtype,
+      shape: shape as number[],
+      byteOffset: dataStart + begin,
+      byteLength: end - begin,
+    });
   }
   entries.sort((a, b) => a.byteOffset - b.byteOffset || a.byteLength - b.byteLength);
   for (let i = 1; i < entries.length; i++) {
