@@ -119,6 +119,8 @@ export type PipelineConfigInput = {
   requiresSafetyChecker?: boolean | null | undefined;
   scheduler?: SchedulerName | null | undefined;
   strength?: number | null | undefined;
+  /** Load the checkpoint's `*.<variant>.safetensors` files (diffusers' `variant=`, e.g. `fp16`); every component must have them. */
+  variant?: string | null | undefined;
   width?: number | null | undefined;
 };
 

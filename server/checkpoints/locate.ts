@@ -36,6 +36,11 @@ export interface LocatedCheckpoint {
    * set by `locate`. When absent, `checkpointFile` confines files to `dir` (cache: to the repo's cache folder).
    */
   readonly root?: string;
+  /**
+   * The weights variant to load from a diffusers-layout checkpoint (`"fp16"` → `*.fp16.safetensors`), as
+   * diffusers' `from_pretrained(variant=…)`; absent or null: the plain files. Part of the loaded-pipeline key.
+   */
+  readonly variant?: string | null;
 }
 
 /** One entry of `CheckpointLocator.list()`. */

@@ -261,6 +261,11 @@ export class GraphBuilder {
   get nodeCount(): number {
     return this.nodes.length;
   }
+
+  /** How many nodes of type `opType` the graph has. */
+  countOps(opType: string): number {
+    return this.nodes.filter((n) => n.opType === opType).length;
+  }
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {

@@ -36,6 +36,8 @@ export interface BuiltComponent {
   /** Weights of the files the graph does not read (reported, never an error). */
   readonly unusedWeights: readonly string[];
   readonly nodes: number;
+  /** Fused attention nodes (com.microsoft.MultiHeadAttention) in the graph. */
+  readonly attentionNodes: number;
 }
 
 /** Opens every weight file (headers validated) as one `WeightSource`. */
@@ -104,5 +106,6 @@ export async function buildComponentGraph(
     dataFolder: weights.folder,
     unusedWeights: weights.names.filter((n) => !g.usedWeights.has(n)),
     nodes: g.nodeCount,
+    attentionNodes: g.countOps("MultiHeadAttention"),
   };
 }

@@ -12,13 +12,15 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Task } from "../auto-pipeline/resolve.ts";
+import { type GraphSource, graphSource } from "../checkpoints/component-weights.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
 import { ModelLoadError } from "../errors.ts";
-import { type Graph, openGraph, peekGraph } from "../runtime/graph.ts";
+import { type Graph, openBuiltGraph, openGraph, peekBuiltGraph, peekGraph } from "../runtime/graph.ts";
+import type { BuiltGraphSpec } from "../runtime/load-built-graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
@@ -95,6 +97,7 @@ export class SdComponents {
   private readonly residentGrowth = new Map<GraphName, number>();
   /** How many attention blocks each loaded graph runs fused (see runtime/load-graph.ts). */
   private readonly fusedAttention = new Map<GraphName, number>();
+  private readonly sources = new Map<GraphName, Promise<GraphSource>>();
   private factsPromise: Promise<ComponentFacts> | undefined;
 
   private constructor(
@@ -184,10 +187,11 @@ export class SdComponents {
   async attentionFused(name: GraphName): Promise<boolean> {
     const loaded = this.fusedAttention.get(name);
     if (loaded !== undefined) return loaded > 0;
-    const report = await peekGraph(
-      path.join(this.checkpoint.dir, name, "model.onnx"),
-      this.graphOptions(name),
-    );
+    const source = await this.source(name);
+    const report =
+      source.kind === "built"
+        ? await peekBuiltGraph(this.builtSpec(name, source), this.graphOptions(name))
+        : await peekGraph(path.join(this.checkpoint.dir, name, "model.onnx"), this.graphOptions(name));
     if (report) return report.fusedAttention > 0;
     return this.options.graphCacheDir !== undefined && this.options.executionProvider === "cpu";
   }
@@ -197,7 +201,8 @@ export class SdComponents {
    * extractor's `feature_extractor/preprocessor_config.json` (the graph itself loads on first use).
    */
   async hasSafetyChecker(): Promise<boolean> {
-    for (const file of ["safety_checker/model.onnx", "feature_extractor/preprocessor_config.json"]) {
+    if ((await this.source("safety_checker")).kind === "missing") return false;
+    for (const file of ["feature_extractor/preprocessor_config.json"]) {
       try {
         await checkpointFile(this.checkpoint, file);
       } catch (error) {
@@ -229,18 +234,47 @@ export class SdComponents {
     await Promise.all(loads.map(async (p) => (await p.catch(() => undefined))?.release()));
   }
 
+  /** Where graph `name` comes from: an ONNX export or a diffusers component folder (under the variant). */
+  private source(name: GraphName): Promise<GraphSource> {
+    let promise = this.sources.get(name);
+    if (!promise) {
+      promise = graphSource(this.checkpoint, name, this.checkpoint.variant ?? null);
+      this.sources.set(name, promise);
+      promise.catch(() => this.sources.delete(name));
+    }
+    return promise;
+  }
+
+  private builtSpec(name: GraphName, source: GraphSource & { kind: "built" }): BuiltGraphSpec {
+    const variant = this.checkpoint.variant;
+    return {
+      graph: name,
+      folder: source.folder,
+      tag: variant ? `${name}.${variant}` : name,
+      configFile: source.configFile,
+      weightFiles: source.weightFiles,
+    };
+  }
+
   private async loadGraph(name: GraphName): Promise<Graph> {
-    // Every file of the component folder (graph, external data) must stay inside the checkpoint's root.
-    await checkpointFile(this.checkpoint, `${name}/model.onnx`);
-    const bytes = await vetComponentFiles(this.checkpoint, name, Number.POSITIVE_INFINITY);
+    const source = await this.source(name);
+    if (source.kind === "missing") throw new ModelLoadError(this.id, name, source.reason);
+    // Every file of the component folder (graph, external data, weights) must stay inside the checkpoint's root.
+    const folder = source.kind === "built" ? source.folder : name;
+    if (source.kind === "onnx") await checkpointFile(this.checkpoint, source.relative);
+    const bytes =
+      source.kind === "built"
+        ? await weightFileBytes(source.weightFiles)
+        : await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
+    if (source.kind === "built") await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
     try {
-      // The unresolved path: in a Hugging Face cache snapshot each file links to its own blob, and onnxruntime
-      // must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
+      // ONNX: the unresolved path — in a Hugging Face cache snapshot each file links to its own blob, and
+      // onnxruntime must find external data (weights.pb, model.onnx_data) next to model.onnx, not next to the blob.
       const residentBefore = process.memoryUsage.rss();
-      const { model, report } = await openGraph(
-        path.join(this.checkpoint.dir, name, "model.onnx"),
-        this.graphOptions(name),
-      );
+      const { model, report } =
+        source.kind === "built"
+          ? await openBuiltGraph(this.builtSpec(name, source), this.graphOptions(name))
+          : await openGraph(path.join(this.checkpoint.dir, name, "model.onnx"), this.graphOptions(name));
       this.residentGrowth.set(name, Math.max(0, process.memoryUsage.rss() - residentBefore));
       this.fusedAttention.set(name, report.fusedAttention);
       this.graphBytes.set(name, bytes);
@@ -341,6 +375,13 @@ async function readJson(
       `${relative} is not valid JSON`,
     );
   }
+}
+
+/** Bytes of the weight files a built graph reads (sizes followed through links). */
+async function weightFileBytes(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) total += (await stat(file)).size;
+  return total;
 }
 
 /** Largest tokenizer file read (vocab.json of large vocabularies is a few MB). */

@@ -36,6 +36,11 @@ export interface Manifest {
   readonly key: string;
   /** The folder the graph was loaded from: a newer entry for it replaces this one. */
   readonly sourceDir: string;
+  /**
+   * Which graph of `sourceDir` a built graph is (e.g. "vae_encoder", "unet.fp16"): graphs built from one folder
+   * (the VAE's encoder and decoder, two variants) are entries side by side. Absent for ONNX files.
+   */
+  readonly graph?: string;
   readonly source: readonly FileIdentity[];
   /** Sizes of the cached files, checked before every use. */
   readonly files: Readonly<Record<string, number>>;
@@ -142,7 +147,7 @@ async function pruneEntries(cacheDir: string, current: Manifest): Promise<void> 
       continue; // not an entry of ours, or one being replaced: leave it
     }
     const gone = !(await stat(other.sourceDir ?? "").catch(() => undefined));
-    if (gone || other.sourceDir === current.sourceDir) {
+    if (gone || (other.sourceDir === current.sourceDir && other.graph === current.graph)) {
       await rm(path.join(root, name), { recursive: true, force: true });
     }
   }

@@ -12,6 +12,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ExecutionProvider } from "../config.ts";
 import type { Reply, Request } from "./inference-thread.ts";
+import type { BuiltGraphSpec } from "./load-built-graph.ts";
 import type { GraphLoadOptions, GraphLoadReport } from "./load-graph.ts";
 import type { RunTimer, ValueSpec } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
@@ -35,12 +36,42 @@ export interface Graph {
  * Loads `file` on the inference thread, as ./load-graph.ts does (the optimized-graph cache where configured;
  * external data is found next to the file by onnxruntime).
  */
-export async function openGraph(
+export function openGraph(
   file: string,
   options: GraphLoadOptions,
 ): Promise<{ model: Graph; report: GraphLoadReport }> {
+  return open({ op: "load", file, options });
+}
+
+/**
+ * Builds the graph of a diffusers component folder from its config and safetensors weights on the inference
+ * thread and loads it (./load-built-graph.ts: through the optimized-graph cache where configured).
+ */
+export function openBuiltGraph(
+  spec: BuiltGraphSpec,
+  options: GraphLoadOptions,
+): Promise<{ model: Graph; report: GraphLoadReport }> {
+  return open({ op: "loadBuilt", spec, options });
+}
+
+/** What building and loading `spec` would report, without doing it; undefined when not cached yet. */
+export async function peekBuiltGraph(
+  spec: BuiltGraphSpec,
+  options: GraphLoadOptions,
+): Promise<GraphLoadReport | undefined> {
+  const report = (await InferenceThread.get().call({
+    op: "peekBuilt",
+    spec,
+    options,
+  })) as GraphLoadReport | null;
+  return report ?? undefined;
+}
+
+async function open(
+  request: Call & { op: "load" | "loadBuilt" },
+): Promise<{ model: Graph; report: GraphLoadReport }> {
   const thread = InferenceThread.get();
-  const loaded = (await thread.call({ op: "load", file, options })) as {
+  const loaded = (await thread.call(request)) as {
     model: number;
     inputs: ValueSpec[];
     outputs: ValueSpec[];

@@ -3,15 +3,28 @@
  * graphs and runs them synchronously on the calling thread, so on the main thread each UNet step (seconds at real
  * size) would stall every HTTP request, SSE event and bare query; here they stall nobody. Messages: `load` a graph
  * (through ./load-graph.ts; answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
- * `release` it, `peek` at what loading one would report (./load-graph.ts `peekGraphLoad`). Errors travel back as { name, message }.
+ * `release` it, `peek` at what loading one would report (./load-graph.ts `peekGraphLoad`); `loadBuilt` / `peekBuilt` do the same for a graph built from a diffusers component folder (./load-built-graph.ts). Errors travel back as { name, message }.
  */
 import { parentPort } from "node:worker_threads";
+import { type BuiltGraphSpec, loadBuiltGraph, peekBuiltGraph } from "./load-built-graph.ts";
 import { type GraphLoadOptions, loadGraph, peekGraphLoad } from "./load-graph.ts";
 import { type OnnxModel, RunTimer } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
 
 export type Request =
   | { readonly id: number; readonly op: "load"; readonly file: string; readonly options: GraphLoadOptions }
+  | {
+      readonly id: number;
+      readonly op: "loadBuilt";
+      readonly spec: BuiltGraphSpec;
+      readonly options: GraphLoadOptions;
+    }
+  | {
+      readonly id: number;
+      readonly op: "peekBuilt";
+      readonly spec: BuiltGraphSpec;
+      readonly options: GraphLoadOptions;
+    }
   | {
       readonly id: number;
       readonly op: "run";
@@ -30,9 +43,13 @@ const models = new Map<number, OnnxModel>();
 let nextModel = 1;
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
-  if (request.op === "load") {
-    // Through the optimized-graph cache (fusion, verification, onnxruntime's optimizations) where configured.
-    const { model, report } = await loadGraph(request.file, request.options);
+  if (request.op === "load" || request.op === "loadBuilt") {
+    // Through the optimized-graph cache (fusion, verification, onnxruntime's optimizations) where configured;
+    // built graphs are written by the model modules first (./load-built-graph.ts).
+    const { model, report } =
+      request.op === "load"
+        ? await loadGraph(request.file, request.options)
+        : await loadBuiltGraph(request.spec, request.options);
     const handle = nextModel++;
     models.set(handle, model);
     return {
@@ -48,6 +65,9 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
   }
   if (request.op === "peek") {
     return { value: (await peekGraphLoad(request.file, request.options)) ?? null, transfer: [] };
+  }
+  if (request.op === "peekBuilt") {
+    return { value: (await peekBuiltGraph(request.spec, request.options)) ?? null, transfer: [] };
   }
   const model = models.get(request.model);
   if (!model) throw new Error(`graph ${request.model} is not loaded`);

@@ -10,6 +10,7 @@ import {
   UnsupportedPipelineError,
 } from "../errors.ts";
 import type { CacheEntryInfo } from "../service/pipeline-cache.ts";
+import { validateVariantArg } from "../service/pipeline-variants.ts";
 import { loadPipeline, unloadPipeline } from "../service/warm-up.ts";
 import { builder } from "./builder.ts";
 import {
@@ -69,10 +70,15 @@ builder.mutationField("loadPipeline", (t) =>
   t.field({
     type: LoadPipelineResult,
     description: "Loads a checkpoint ahead of its first generation (warm-up).",
-    args: { model: t.arg.string({ required: true }) },
-    resolve: (_root, { model }, { services }) =>
+    args: {
+      model: t.arg.string({ required: true }),
+      variant: t.arg.string({
+        description: "Load `*.<variant>.safetensors` weights (diffusers' `variant=`, e.g. `fp16`).",
+      }),
+    },
+    resolve: (_root, { model, variant }, { services }) =>
       expected(
-        () => loadPipeline(services, model),
+        () => loadPipeline(services, model, validateVariantArg(variant)),
         [
           ModelNotFoundError,
           UnsupportedPipelineError,

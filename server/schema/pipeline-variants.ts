@@ -48,6 +48,11 @@ export const PipelineConfigType = builder.objectRef<PipelineConfig>("PipelineCon
       description: "Null when it follows the input image, or is known only once the graphs load.",
     }),
     height: t.exposeInt("height", { nullable: true }),
+    variant: t.exposeString("variant", {
+      nullable: true,
+      description:
+        "The weights variant loaded from a diffusers-layout checkpoint (`fp16` → `*.fp16.safetensors`); null: the plain files.",
+    }),
   }),
 });
 
@@ -62,6 +67,10 @@ export const PipelineConfigInput = builder.inputType("PipelineConfigInput", {
     negativePrompt: t.string(),
     width: t.int(),
     height: t.int(),
+    variant: t.string({
+      description:
+        "Load the checkpoint's `*.<variant>.safetensors` files (diffusers' `variant=`, e.g. `fp16`); every component must have them.",
+    }),
   }),
 });
 
@@ -88,7 +97,13 @@ class VariantView {
   }
 
   resolved(services: Services): Promise<CheckpointResolution> {
-    this.resolution ??= resolveCheckpoint(services, this.variant.model, this.variant.task);
+    this.resolution ??= resolveCheckpoint(
+      services,
+      this.variant.model,
+      this.variant.task,
+      {},
+      this.variant.config.variant ?? null,
+    );
     return this.resolution;
   }
 }

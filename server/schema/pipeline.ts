@@ -39,6 +39,19 @@ export const CheckpointSourceEnum = builder.enumType("CheckpointSource", {
   } as const,
 });
 
+export const CheckpointFormatEnum = builder.enumType("CheckpointFormat", {
+  description: "How a checkpoint's graphs are stored.",
+  values: {
+    ONNX: {
+      description: "ONNX exports (diffusers' ONNX layout or optimum's): the graphs are loaded as they are.",
+    },
+    DIFFUSERS: {
+      description:
+        "diffusers' own layout (component folders with config.json + safetensors weights): the graphs are built from the configs.",
+    },
+  } as const,
+});
+
 export const InpaintingModeEnum = builder.enumType("InpaintingMode", {
   values: {
     NINE_CHANNEL: { description: "An inpainting UNet: [latents, mask, masked image latents] at every step." },
@@ -72,6 +85,11 @@ export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("Pipel
     components: t.field({ type: [ComponentType], resolve: (r) => r.modelIndex.components }),
     source: t.field({ type: CheckpointSourceEnum, resolve: (r) => r.checkpoint.source }),
     revision: t.string({ nullable: true, resolve: (r) => r.checkpoint.revision }),
+    format: t.field({ type: CheckpointFormatEnum, resolve: (r) => r.format }),
+    variants: t.stringList({
+      description: "Weight variants present on disk (`fp16` for `*.fp16.safetensors` files).",
+      resolve: (r) => [...r.variants],
+    }),
     runnable: t.exposeBoolean("runnable", { description: "Whether this server can execute the pipeline." }),
     loaded: t.boolean({
       description: "Whether the checkpoint is loaded in this server's pipeline cache.",
@@ -114,10 +132,13 @@ builder.queryField("resolvePipeline", (t) =>
       expected(async () => {
         // A named pipeline resolves as its checkpoint, for its own task, with its config overrides.
         const target = targetOf(services, args.model, args.task, "model");
-        const resolution = await resolveCheckpoint(services, target.model, args.task, {
-          controlnet: args.controlnet ?? false,
-          enablePag: args.enablePag ?? false,
-        });
+        const resolution = await resolveCheckpoint(
+          services,
+          target.model,
+          args.task,
+          { controlnet: args.controlnet ?? false, enablePag: args.enablePag ?? false },
+          target.overrides.variant ?? null,
+        );
         return { ...resolution, model: args.model, overrides: target.overrides };
       }, [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError]),
   }),

@@ -117,7 +117,13 @@ export async function planGeneration(
   const prefix = TASK_FIELD[task];
   // `model` may name a pipeline made with fromPipe: its checkpoint, and its config under the request's fields.
   const target = targetOf(services, request.model, task, `${prefix}.model`);
-  const resolution = await resolveCheckpoint(services, target.model, task);
+  const resolution = await resolveCheckpoint(
+    services,
+    target.model,
+    task,
+    {},
+    target.overrides.variant ?? null,
+  );
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} (${task}) cannot run on this server: ${resolution.reason ?? "unsupported"}`,

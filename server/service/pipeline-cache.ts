@@ -70,9 +70,13 @@ export class PipelineCache {
 
   /** The cache key: one entry per snapshot, revision, provider and dtype. */
   keyOf(checkpoint: LocatedCheckpoint): string {
-    return [checkpoint.dir, checkpoint.revision ?? "", this.config.executionProvider, "float32"].join(
-      "\u0000",
-    );
+    return [
+      checkpoint.dir,
+      checkpoint.revision ?? "",
+      checkpoint.variant ?? "",
+      this.config.executionProvider,
+      "float32",
+    ].join("\u0000");
   }
 
   /** Whether the checkpoint is loaded (a load still in progress does not count). */

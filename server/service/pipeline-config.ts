@@ -17,6 +17,8 @@ export interface PipelineConfig {
   /** null when it follows the input image (image tasks) or is known only once the graphs load. */
   readonly width: number | null;
   readonly height: number | null;
+  /** The weights variant loaded (`fp16` → `*.fp16.safetensors`); null for the plain files. */
+  readonly variant: string | null;
 }
 
 /** What a named pipeline may set (GraphQL `PipelineConfigInput`): every field optional, `scheduler` by API name. */
@@ -29,6 +31,7 @@ export interface PipelineConfigOverrides {
   readonly negativePrompt?: string | null;
   readonly width?: number | null;
   readonly height?: number | null;
+  readonly variant?: string | null;
 }
 
 export const CONFIG_FIELDS = [
@@ -40,6 +43,7 @@ export const CONFIG_FIELDS = [
   "negativePrompt",
   "width",
   "height",
+  "variant",
 ] as const satisfies readonly (keyof PipelineConfigOverrides)[];
 
 /** `newer` over `older`, field by field; null and absent fields of `newer` keep `older`'s (from_pipe's merge). */
@@ -103,5 +107,6 @@ export async function effectiveConfig(
     negativePrompt: overrides.negativePrompt ?? null,
     width: overrides.width ?? side,
     height: overrides.height ?? side,
+    variant: overrides.variant ?? null,
   };
 }

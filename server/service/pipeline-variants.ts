@@ -127,13 +127,14 @@ export async function fromPipe(
   const overrides = validateOverrides({ ...args.config }, services.config, "config");
   const parent = services.variants.get(args.from);
   const model = parent?.model ?? args.from;
-  const resolution = await resolveCheckpoint(services, model, args.task);
+  const config = mergeOverrides(parent?.config ?? {}, overrides);
+  const resolution = await resolveCheckpoint(services, model, args.task, {}, config.variant ?? null);
   const variant: PipelineVariant = {
     name: args.name,
     from: args.from,
     model,
     task: args.task,
-    config: mergeOverrides(parent?.config ?? {}, overrides),
+    config,
   };
   services.variants.add(variant);
   return { variant, resolution };
@@ -157,6 +158,22 @@ export function removeVariant(services: Pick<Services, "variants">, name: string
 
 function checkName(name: string, field: string): void {
   if (!NAME.test(name)) throw new InvalidInputError(field, showValue(name), NAME_ALLOWED);
+}
+
+/** Weight variant names as diffusers writes them into file names (`fp16`, `bf16`, `ema`, `non_ema`). */
+const VARIANT_NAME = /^[A-Za-z0-9_-]{1,32}$/;
+
+/** A `variant` argument: null/absent, or a variant name (InvalidInputError naming `field` otherwise). */
+export function validateVariantArg(value: string | null | undefined, field = "variant"): string | null {
+  if (value === null || value === undefined) return null;
+  if (!VARIANT_NAME.test(value)) {
+    throw new InvalidInputError(
+      field,
+      showValue(value),
+      "a variant name: 1 to 32 letters, digits, '_' or '-' (e.g. fp16)",
+    );
+  }
+  return value;
 }
 
 /** Checks a config's values (what needs no checkpoint); throws InvalidInputError naming `${prefix}.field`. */
@@ -193,6 +210,11 @@ export function validateOverrides(
         break;
       case "strength":
         if (typeof value !== "number" || !(value > 0 && value <= 1)) throw bad("a number in (0, 1]");
+        break;
+      case "variant":
+        if (typeof value !== "string" || !VARIANT_NAME.test(value)) {
+          throw bad("a variant name: 1 to 32 letters, digits, '_' or '-' (e.g. fp16)");
+        }
         break;
       case "negativePrompt":
         if (typeof value !== "string" || value.length > MAX_PROMPT_CHARS) {

@@ -6,6 +6,7 @@
  */
 
 import { type ResolveOptions, resolvePipelineClass, type Task } from "../auto-pipeline/resolve.ts";
+import type { CheckpointFormat } from "../checkpoints/component-weights.ts";
 import type { CheckpointFactsCache } from "../checkpoints/facts-cache.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
@@ -28,6 +29,10 @@ export interface CheckpointResolution {
   readonly runnable: boolean;
   readonly reason: string | null;
   readonly inpaintingMode: InpaintingMode | null;
+  /** Where the UNet comes from: an ONNX export, or a diffusers folder whose graphs this server builds. */
+  readonly format: CheckpointFormat;
+  /** Weight variants present on disk. */
+  readonly variants: readonly string[];
 }
 
 /**
@@ -39,8 +44,11 @@ export async function resolveCheckpoint(
   model: string,
   taskOrChoice: Task | ((sourceClass: string) => Task),
   options: ResolveOptions = {},
+  /** The weights variant (diffusers' `variant=`), null for the plain files. */
+  variant: string | null = null,
 ): Promise<CheckpointResolution> {
-  const checkpoint = await services.locator.locate(model);
+  const located = await services.locator.locate(model);
+  const checkpoint: LocatedCheckpoint = variant ? { ...located, variant } : located;
   const { facts } = services;
   const modelIndex = facts
     ? await facts.get(checkpoint, "model-index", ["model_index.json"], () => readModelIndex(checkpoint))
@@ -49,7 +57,9 @@ export async function resolveCheckpoint(
   const task = typeof taskOrChoice === "function" ? taskOrChoice(modelIndex.className) : taskOrChoice;
   const resolution = resolvePipelineClass(modelIndex.className, task, options);
   const files = facts
-    ? await facts.get(checkpoint, "runnability", RUNNABILITY_FILES, () => readRunnabilityFacts(checkpoint))
+    ? await facts.get(checkpoint, `runnability:${variant ?? ""}`, RUNNABILITY_FILES, () =>
+        readRunnabilityFacts(checkpoint),
+      )
     : await readRunnabilityFacts(checkpoint);
   const { runnable, reason, inpaintingMode } = judgeRunnability(
     files,
@@ -57,5 +67,16 @@ export async function resolveCheckpoint(
     task,
     modelIndex,
   );
-  return { model, task, ...resolution, checkpoint, modelIndex, runnable, reason, inpaintingMode };
+  return {
+    model,
+    task,
+    ...resolution,
+    checkpoint,
+    modelIndex,
+    runnable,
+    reason,
+    inpaintingMode,
+    format: files.format,
+    variants: files.variants,
+  };
 }

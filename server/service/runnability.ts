@@ -1,16 +1,25 @@
 /**
  * Which resolved pipelines this server executes. The Stable Diffusion family (1.x, 2.x and XL) runs here, from ONNX
- * exports (diffusers' ONNX layout or optimum's); everything else resolves but reports why it cannot run. The check
+ * exports (diffusers' ONNX layout or optimum's) or from diffusers' own safetensors folders (graphs built from the
+ * component configs); everything else resolves but reports why it cannot run. The check
  * is cheap: it reads file presence, model_index.json and the UNet and scheduler configs (facts the control plane
  * keeps, see CheckpointFactsCache), never loads a graph.
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Task } from "../auto-pipeline/resolve.ts";
+import {
+  type CheckpointFormat,
+  COMPONENT_FOLDER,
+  checkpointVariants,
+  graphSource,
+} from "../checkpoints/component-weights.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
+import { AutopipeError } from "../errors.ts";
+import { checkComponentConfig } from "../models/registry.ts";
 import { type GraphName, isXl, taskGraphs, textEncoderSlots } from "../pipelines/components.ts";
 import { schedulerNameOf } from "../schedulers/registry.ts";
 
@@ -42,8 +51,14 @@ export interface RunnabilityFacts {
   readonly unetInChannels: number | null;
   /** `_class_name` of scheduler/scheduler_config.json, or null when unknown. */
   readonly schedulerClass: string | null;
-  /** The graphs whose `<graph>/model.onnx` exists. */
+  /** The graphs that can load: an ONNX export, or a diffusers component folder this server builds. */
   readonly graphs: readonly GraphName[];
+  /** Why each other graph cannot (missing files, pickle weights, a config key the builder does not support). */
+  readonly graphReasons: Readonly<Partial<Record<GraphName, string>>>;
+  /** DIFFUSERS when the UNet is built from a diffusers component folder, ONNX otherwise. */
+  readonly format: CheckpointFormat;
+  /** Weight variants present on disk (`fp16` for `*.fp16.safetensors`). */
+  readonly variants: readonly string[];
   /** The tokenizer folders that exist. */
   readonly tokenizers: readonly string[];
 }
@@ -55,6 +70,7 @@ const ALL_GRAPHS: readonly GraphName[] = [
   "vae_decoder",
   "vae_encoder",
 ];
+const COMPONENT_FOLDERS = [...new Set(Object.values(COMPONENT_FOLDER))];
 const TOKENIZERS = ["tokenizer", "tokenizer_2"] as const;
 
 /** The files `readRunnabilityFacts` reads or checks, relative to the checkpoint: their identity revalidates it. */
@@ -63,22 +79,62 @@ export const RUNNABILITY_FILES: readonly string[] = [
   "scheduler/scheduler_config.json",
   ...ALL_GRAPHS.map((graph) => `${graph}/model.onnx`),
   ...TOKENIZERS,
+  // diffusers component folders: a folder's identity changes when a file is added or removed in it.
+  ...COMPONENT_FOLDERS,
+  ...COMPONENT_FOLDERS.map((folder) => `${folder}/config.json`),
 ];
 
 /** Reads the facts runnability is judged from; never loads a graph. */
 export async function readRunnabilityFacts(checkpoint: LocatedCheckpoint): Promise<RunnabilityFacts> {
-  const [inChannels, schedulerClass, present, folders] = await Promise.all([
+  const variant = checkpoint.variant ?? null;
+  const [inChannels, schedulerClass, reasons, folders, variants] = await Promise.all([
     unetInChannels(checkpoint),
     readSchedulerClass(checkpoint),
-    Promise.all(ALL_GRAPHS.map((graph) => exists(checkpoint, `${graph}/model.onnx`))),
+    Promise.all(ALL_GRAPHS.map((graph) => graphUnavailable(checkpoint, graph, variant))),
     Promise.all(TOKENIZERS.map((folder) => folderExists(checkpoint, folder))),
+    checkpointVariants(checkpoint),
   ]);
+  const graphReasons: Partial<Record<GraphName, string>> = {};
+  ALL_GRAPHS.forEach((graph, i) => {
+    const why = reasons[i];
+    if (why) graphReasons[graph] = why;
+  });
+  const unetOnnx = await exists(checkpoint, "unet/model.onnx");
+  const diffusersUnet = !unetOnnx && (await exists(checkpoint, "unet/config.json"));
   return {
     unetInChannels: inChannels,
     schedulerClass,
-    graphs: ALL_GRAPHS.filter((_, i) => present[i]),
+    graphs: ALL_GRAPHS.filter((_, i) => !reasons[i]),
+    graphReasons,
+    format: diffusersUnet ? "DIFFUSERS" : "ONNX",
+    variants,
     tokenizers: TOKENIZERS.filter((_, i) => folders[i]),
   };
+}
+
+/** Why `graph` cannot load (null: it can), judged from files and, for built graphs, the component's config. */
+async function graphUnavailable(
+  checkpoint: LocatedCheckpoint,
+  graph: GraphName,
+  variant: string | null,
+): Promise<string | null> {
+  try {
+    const source = await graphSource(checkpoint, graph, variant);
+    if (source.kind === "missing") return source.reason;
+    if (source.kind === "onnx") return null;
+    let config: unknown;
+    try {
+      config = JSON.parse(await readFile(source.configFile, "utf8"));
+    } catch {
+      return `${source.folder}/config.json is not valid JSON`;
+    }
+    if (typeof config !== "object" || config === null) return `${source.folder}/config.json is not an object`;
+    checkComponentConfig(graph, source.folder, config as Record<string, unknown>);
+    return null;
+  } catch (error) {
+    if (error instanceof AutopipeError) return error.message;
+    throw error;
+  }
 }
 
 /** Whether this server runs `pipelineClass` for `task` on a checkpoint with these facts, and why not. */
@@ -102,7 +158,9 @@ export function judgeRunnability(
   // The graphs come from the checkpoint's model_index.json (its text encoders), as the loader takes them.
   for (const graph of taskGraphs(task, modelIndex)) {
     if (!facts.graphs.includes(graph)) {
-      return no(`the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`);
+      return no(
+        facts.graphReasons[graph] ?? `the checkpoint has no ONNX export of '${graph}' (${graph}/model.onnx)`,
+      );
     }
   }
   for (const slot of textEncoderSlots(modelIndex)) {

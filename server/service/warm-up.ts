@@ -21,9 +21,17 @@ function nativeTask(className: string): Task {
 export async function loadPipeline(
   services: Pick<Services, "locator" | "pipelines" | "variants">,
   model: string,
+  /** The weights variant to load (diffusers' `variant=`); a named pipeline's own variant otherwise. */
+  weightsVariant: string | null = null,
 ): Promise<CacheEntryInfo> {
   const { variant, model: checkpointId } = targetOf(services, model, null, "model");
-  const resolution = await resolveCheckpoint(services, checkpointId, variant?.task ?? nativeTask);
+  const resolution = await resolveCheckpoint(
+    services,
+    checkpointId,
+    variant?.task ?? nativeTask,
+    {},
+    weightsVariant ?? variant?.config.variant ?? null,
+  );
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(
       `${resolution.pipelineClass} cannot be loaded by this server: ${resolution.reason ?? "unsupported"}`,

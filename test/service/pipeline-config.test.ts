@@ -55,6 +55,7 @@ describe("effective pipeline config", () => {
       negativePrompt: null,
       width: 64,
       height: 64,
+      variant: null,
     });
     expect(await configOf("tiny-sd2-v", "StableDiffusionInpaintPipeline", "INPAINTING")).toMatchObject({
       requiresSafetyChecker: false,

@@ -1,0 +1,49 @@
+/**
+ * The model module that builds each graph of a diffusers-layout checkpoint, and the config check that decides
+ * runnability without building anything.
+ */
+import { UnsupportedComponentError } from "../errors.ts";
+import type { ComponentBuilder } from "./build-component.ts";
+
+interface ModelModule {
+  /** diffusers / transformers class names this module builds (`_class_name` or `architectures[0]`). */
+  readonly classes: readonly string[];
+  /** Throws `UnsupportedComponentError` naming the key and value it cannot build faithfully. */
+  readonly check: (config: Readonly<Record<string, unknown>>) => void;
+  readonly build: ComponentBuilder;
+}
+
+const MODULES: Readonly<Record<string, ModelModule>> = {};
+
+/** The module building `graph` ("unet", "vae_decoder", …); throws when none does. */
+export function modelModule(graph: string): ModelModule {
+  const module = MODULES[graph];
+  if (!module) throw new UnsupportedComponentError(graph, "graph", graph, "not built by this server");
+  return module;
+}
+
+/** The class a component config names: diffusers' `_class_name`, transformers' `architectures[0]`. */
+export function configClass(config: Readonly<Record<string, unknown>>): string | null {
+  if (typeof config._class_name === "string") return config._class_name;
+  const arch = config.architectures;
+  return Array.isArray(arch) && typeof arch[0] === "string" ? arch[0] : null;
+}
+
+/** Checks that `graph` can be built from `config` (class and every key); throws `UnsupportedComponentError`. */
+export function checkComponentConfig(
+  graph: string,
+  folder: string,
+  config: Readonly<Record<string, unknown>>,
+): void {
+  const module = modelModule(graph);
+  const cls = configClass(config);
+  if (cls !== null && !module.classes.includes(cls)) {
+    throw new UnsupportedComponentError(
+      folder,
+      "class",
+      cls,
+      `not built by this server (built: ${module.classes.join(", ")})`,
+    );
+  }
+  module.check(config);
+}
