@@ -9,10 +9,10 @@
  * included, into the cache; the session that serves is opened from that copy. Later loads (a restart, after
  * eviction) open the copy directly, skipping decoding, fusion, verification and onnxruntime's optimizations.
  */
-import { readFile, rm } from "node:fs/promises";
+import { readFile, realpath, rm } from "node:fs/promises";
 import path from "node:path";
 import { fuseAttention, importContribDomain } from "./graph/fuse-attention.ts";
-import { decodeModel, encodeModel } from "./graph/onnx-model.ts";
+import { decodeModel, encodeModel, type ModelProto, onnx } from "./graph/onnx-model.ts";
 import {
   CACHED_DATA,
   CACHED_MODEL,
@@ -107,7 +107,7 @@ async function buildEntry(
     let fusedAttention = 0;
     if (fused) {
       try {
-        verifiedDiff = await verifyFused(file, fused.bytes, options, saveOptimized);
+        verifiedDiff = await verifyFused(file, fused, options, saveOptimized);
         if (verifiedDiff <= FUSION_TOLERANCE) fusedAttention = fused.count;
         else console.warn(`autopipe: fused attention differs by ${verifiedDiff}; keeping the original graph`);
       } catch (error) {
@@ -130,17 +130,53 @@ async function buildEntry(
   }
 }
 
+interface FusedGraph {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  /** Where its external data resolves (see `pointAtRealFiles`). */
+  readonly dataFolder: string;
+}
+
 /** The graph with attention fused, or undefined when nothing matched (or the file is not one we can decode). */
-async function fusedGraph(file: string): Promise<{ bytes: Uint8Array; count: number } | undefined> {
+async function fusedGraph(file: string): Promise<FusedGraph | undefined> {
   try {
     const model = decodeModel(await readFile(file));
     const report = fuseAttention(model.graph ?? {});
     if (report.fused === 0) return undefined;
     importContribDomain(model);
-    return { bytes: encodeModel(model), count: report.fused };
+    const dataFolder = await pointAtRealFiles(model, path.dirname(file));
+    return { bytes: encodeModel(model), count: report.fused, dataFolder };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Points the external-data locations of a graph loaded from bytes at the real files. In a Hugging Face cache
+ * snapshot `weights.pb` is a link into `blobs/`, and onnxruntime refuses external data whose real path leaves the
+ * folder it was given ("escapes model directory"), which used to make every cached checkpoint keep its unfused
+ * graph. When every data file resolves into one folder, the locations become those files' names there and that
+ * folder is returned; otherwise the graph's own folder is.
+ */
+async function pointAtRealFiles(model: ModelProto, dir: string): Promise<string> {
+  const external = (model.graph?.initializer ?? []).filter(
+    (t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL,
+  );
+  const real = new Map<string, string>();
+  for (const init of external) {
+    const location = init.externalData?.find((e) => e.key === "location")?.value;
+    if (!location || real.has(location)) continue;
+    real.set(location, await realpath(path.join(dir, location)));
+  }
+  const folders = new Set([...real.values()].map((p) => path.dirname(p)));
+  if (folders.size !== 1) return dir;
+  const [folder] = folders as Set<string>;
+  if (folder === dir) return dir;
+  for (const init of external) {
+    const entry = init.externalData?.find((e) => e.key === "location");
+    if (entry?.value) entry.value = path.basename(real.get(entry.value) ?? entry.value);
+  }
+  return folder!;
 }
 
 /**
@@ -149,7 +185,7 @@ async function fusedGraph(file: string): Promise<{ bytes: Uint8Array; count: num
  */
 async function verifyFused(
   file: string,
-  fused: Uint8Array,
+  fused: FusedGraph,
   options: SessionOptions,
   saveOptimized: SessionOptions["saveOptimized"],
 ): Promise<number> {
@@ -174,11 +210,11 @@ async function verifyFused(
   }
   if (!probe) throw refusal;
   const { feeds, expected } = probe;
-  const candidate = await OnnxModel.load(fused, {
+  const candidate = await OnnxModel.load(fused.bytes, {
     ...options,
     quiet: true,
     saveOptimized,
-    externalDataFolder: path.dirname(file),
+    externalDataFolder: fused.dataFolder,
   });
   try {
     const actual = await candidate.run(feeds);
