@@ -64,9 +64,7 @@ export function timestepEmbedding(
 export interface TextTimeEmbeddingOptions extends TimestepsOptions {
   /** `addition_time_embed_dim`: the sinusoidal width of each time id. */
   readonly timeIdDim: number;
-  /** How many time ids each sample has (SDXL: 6). */
-  readonly timeIds: number;
-  /** `projection_class_embeddings_input_dim` = text_embeds width + timeIds · timeIdDim. */
+  /** `projection_class_embeddings_input_dim` = text_embeds width + time ids · timeIdDim. */
   readonly inputDim: number;
   readonly timeEmbedDim: number;
 }
@@ -74,7 +72,8 @@ export interface TextTimeEmbeddingOptions extends TimestepsOptions {
 /**
  * SDXL's `addition_embed_type: "text_time"`: each time id through `add_time_proj` (Timesteps of
  * `addition_time_embed_dim`), the results laid side by side per sample, concatenated after `text_embeds`, then
- * `add_embedding` (a TimestepEmbedding). Returns `aug_emb` [B, timeEmbedDim].
+ * `add_embedding` (a TimestepEmbedding). Returns `aug_emb` [B, timeEmbedDim]. As in diffusers, the number of time
+ * ids is whatever is fed (6 for SDXL, 5 for the refiner's aesthetic-score conditioning).
  */
 export function textTimeEmbedding(
   g: GraphBuilder,
@@ -84,7 +83,10 @@ export function textTimeEmbedding(
 ): Value {
   const flat = g.op("Reshape", [timeIds, g.int64s([-1])]);
   const projected = timesteps(g, flat, options.timeIdDim, options);
-  const timeEmbeds = g.op("Reshape", [projected, g.int64s([-1, options.timeIds * options.timeIdDim])]);
+  // time_embeds.reshape((batch, -1))
+  const batch = g.op("Slice", [g.op("Shape", [timeIds]), g.int64s([0]), g.int64s([1])]);
+  const perSample = g.op("Concat", [batch, g.int64s([-1])], { axis: 0 });
+  const timeEmbeds = g.op("Reshape", [projected, perSample]);
   const addEmbeds = g.op("Concat", [textEmbeds, timeEmbeds], { axis: 1 });
   return timestepEmbedding(g, addEmbeds, "add_embedding", {
     inChannels: options.inputDim,

@@ -42,15 +42,8 @@ export interface UNet2DConditionConfig {
   readonly convInKernel: number;
   readonly convOutKernel: number;
   /** SDXL's `addition_embed_type: "text_time"`; null when absent. */
-  readonly textTime: {
-    readonly timeIdDim: number;
-    readonly inputDim: number;
-    readonly textEmbedsDim: number;
-  } | null;
+  readonly textTime: { readonly timeIdDim: number; readonly inputDim: number } | null;
 }
-
-/** Number of SDXL time ids per sample: original size, crop top-left, target size. */
-export const TIME_IDS = 6;
 
 const DEFAULT_DOWN = ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"];
 const DEFAULT_UP = ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"];
@@ -180,10 +173,7 @@ export function parseUNet2DConditionConfig(
   if (addition === "text_time") {
     const timeIdDim = r.int("addition_time_embed_dim", null);
     const inputDim = r.int("projection_class_embeddings_input_dim", null);
-    const textEmbedsDim = inputDim - TIME_IDS * timeIdDim;
-    if (textEmbedsDim < 1)
-      r.refuse("projection_class_embeddings_input_dim", inputDim, "smaller than 6 time ids");
-    textTime = { timeIdDim, inputDim, textEmbedsDim };
+    textTime = { timeIdDim, inputDim };
   }
 
   const convInKernel = r.int("conv_in_kernel", 3);

@@ -6,8 +6,8 @@
  *
  * Graph inputs: `sample` [batch, in_channels, height, width], `timestep` [batch] (or [1], expanded to the batch),
  * `encoder_hidden_states` [batch, sequence, cross_attention_dim]; with `addition_embed_type: "text_time"` also
- * `text_embeds` [batch, projection_class_embeddings_input_dim − 6·addition_time_embed_dim] and `time_ids`
- * [batch, 6]; with `time_cond_proj_dim` also `timestep_cond` [batch, time_cond_proj_dim]. Output: `out_sample`
+ * `text_embeds` [batch, E] and `time_ids` [batch, N] with E + N·addition_time_embed_dim =
+ * projection_class_embeddings_input_dim (SDXL: N = 6, E = 1280; the refiner: N = 5); with `time_cond_proj_dim` also `timestep_cond` [batch, time_cond_proj_dim]. Output: `out_sample`
  * [batch, out_channels, height, width]. Height and width are symbolic and need not be multiples of the
  * downsampling factor (each upsampler takes the size of the skip it meets, as diffusers' `upsample_size` does).
  */
@@ -24,11 +24,7 @@ import {
   unetMidBlock2DCrossAttn,
   upBlock2D,
 } from "./unet-2d-blocks.ts";
-import {
-  parseUNet2DConditionConfig,
-  TIME_IDS,
-  type UNet2DConditionConfig,
-} from "./unet-2d-condition-config.ts";
+import { parseUNet2DConditionConfig, type UNet2DConditionConfig } from "./unet-2d-condition-config.ts";
 
 export class UNet2DConditionModel {
   constructor(readonly config: UNet2DConditionConfig) {}
@@ -60,13 +56,13 @@ export class UNet2DConditionModel {
     const timeEmbedding = { inChannels: c0, timeEmbedDim: c.timeEmbedDim, condProjDim: c.timeCondProjDim };
     let emb = timestepEmbedding(g, tEmb, "time_embedding", timeEmbedding, condition);
     if (c.textTime) {
-      const textEmbeds = g.input("text_embeds", "float32", ["batch", c.textTime.textEmbedsDim]);
-      const timeIds = g.input("time_ids", "float32", ["batch", TIME_IDS]);
+      // SDXL: text_embeds [batch, 1280] and 6 time ids; the refiner: 5 time ids (the aesthetic score last).
+      const textEmbeds = g.input("text_embeds", "float32", ["batch", "text_embeds_dim"]);
+      const timeIds = g.input("time_ids", "float32", ["batch", "num_time_ids"]);
       const aug = textTimeEmbedding(g, textEmbeds, timeIds, {
         flipSinToCos: c.flipSinToCos,
         freqShift: c.freqShift,
         timeIdDim: c.textTime.timeIdDim,
-        timeIds: TIME_IDS,
         inputDim: c.textTime.inputDim,
         timeEmbedDim: c.timeEmbedDim,
       });
