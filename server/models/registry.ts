@@ -4,6 +4,8 @@
  */
 import { UnsupportedComponentError } from "../errors.ts";
 import type { ComponentBuilder } from "./build-component.ts";
+import { buildUNet2DConditionModel } from "./unet-2d-condition.ts";
+import { parseUNet2DConditionConfig } from "./unet-2d-condition-config.ts";
 
 interface ModelModule {
   /** diffusers / transformers class names this module builds (`_class_name` or `architectures[0]`). */
@@ -13,7 +15,13 @@ interface ModelModule {
   readonly build: ComponentBuilder;
 }
 
-const MODULES: Readonly<Record<string, ModelModule>> = {};
+const MODULES: Readonly<Record<string, ModelModule>> = {
+  unet: {
+    classes: ["UNet2DConditionModel"],
+    check: (config) => void parseUNet2DConditionConfig(config),
+    build: buildUNet2DConditionModel,
+  },
+};
 
 /** The module building `graph` ("unet", "vae_decoder", …); throws when none does. */
 export function modelModule(graph: string): ModelModule {
