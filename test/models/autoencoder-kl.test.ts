@@ -3,6 +3,8 @@
  * (test/fixtures/diffusers-safetensors/verify/<checkpoint>/vae_encoder|vae_decoder), the fp16 variant of mini-sd
  * against its fp32 build, and the refusals of config values the builder does not implement.
  */
+
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { UnsupportedComponentError } from "../../server/errors.ts";
 import {
@@ -10,8 +12,14 @@ import {
   buildAutoencoderKLEncoder,
   parseAutoencoderKLConfig,
 } from "../../server/models/autoencoder-kl.ts";
-import type { ComponentBuilder } from "../../server/models/build-component.ts";
-import { openBuilt, readArray, relativeDiff, verifyFolder } from "../helpers/component-cases.ts";
+import { buildComponentGraph, type ComponentBuilder } from "../../server/models/build-component.ts";
+import {
+  openBuilt,
+  readArray,
+  relativeDiff,
+  SAFETENSORS_FIXTURES,
+  verifyFolder,
+} from "../helpers/component-cases.ts";
 
 const FP32 = "diffusion_pytorch_model.safetensors";
 const FP16 = "diffusion_pytorch_model.fp16.safetensors";
@@ -78,6 +86,20 @@ describe.each(["mini-sd", "mini-sd2-v", "tiny-sdxl"])("AutoencoderKL of %s", (ch
       console.log(`${checkpoint} vae_decoder ${c.name} sample: ${diff.toExponential(2)}`);
       expect(diff).toBeLessThanOrEqual(1e-4);
     }
+  });
+});
+
+describe.each(["mini-sd", "mini-sd2-v", "tiny-sdxl"])("AutoencoderKL weights of %s", (checkpoint) => {
+  it("every weight of the file is read by the encoder or the decoder", async () => {
+    const dir = path.join(SAFETENSORS_FIXTURES, "models", checkpoint, "vae");
+    const files = {
+      component: "vae",
+      configFile: path.join(dir, "config.json"),
+      weightFiles: [path.join(dir, FP32)],
+    };
+    const enc = await buildComponentGraph(files, buildAutoencoderKLEncoder);
+    const dec = await buildComponentGraph(files, buildAutoencoderKLDecoder);
+    expect(enc.unusedWeights.filter((name) => dec.unusedWeights.includes(name))).toEqual([]);
   });
 });
 

@@ -3,10 +3,19 @@
  * outputs (test/fixtures/diffusers-safetensors/verify/<checkpoint>/text_encoder[_2]: every hidden state, the last
  * hidden state and the pooled or projected output), mini-sd's fp16 variant against its fp32 build, and refusals.
  */
+
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { UnsupportedComponentError } from "../../server/errors.ts";
+import { buildComponentGraph } from "../../server/models/build-component.ts";
 import { buildClipTextModel, parseClipTextConfig } from "../../server/models/clip-text-model.ts";
-import { openBuilt, readArray, relativeDiff, verifyFolder } from "../helpers/component-cases.ts";
+import {
+  openBuilt,
+  readArray,
+  relativeDiff,
+  SAFETENSORS_FIXTURES,
+  verifyFolder,
+} from "../helpers/component-cases.ts";
 
 /** The fixture names hidden state i `hidden_states_i`; the graph `hidden_states.i`. */
 const graphName = (fixtureName: string) => fixtureName.replace(/^hidden_states_(\d+)$/, "hidden_states.$1");
@@ -37,6 +46,19 @@ describe.each([
     } finally {
       await model.release();
     }
+  });
+
+  it("reads every weight of the file", async () => {
+    const dir = path.join(SAFETENSORS_FIXTURES, "models", checkpoint, component);
+    const built = await buildComponentGraph(
+      {
+        component,
+        configFile: path.join(dir, "config.json"),
+        weightFiles: [path.join(dir, "model.safetensors")],
+      },
+      buildClipTextModel,
+    );
+    expect(built.unusedWeights).toEqual([]);
   });
 });
 

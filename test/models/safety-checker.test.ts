@@ -3,16 +3,24 @@
  * (test/fixtures/diffusers-safetensors/verify/mini-sd/safety_checker: two flagged, two not), its diagnostics
  * (image embeddings, concept cosines) through a builder that also outputs them, mini-sd's fp16 variant, refusals.
  */
+
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { UnsupportedComponentError } from "../../server/errors.ts";
-import type { ComponentBuilder } from "../../server/models/build-component.ts";
+import { buildComponentGraph, type ComponentBuilder } from "../../server/models/build-component.ts";
 import {
   buildStableDiffusionSafetyChecker,
   parseStableDiffusionSafetyCheckerConfig,
   stableDiffusionSafetyChecker,
 } from "../../server/models/safety-checker.ts";
 import type { HostTensor } from "../../server/runtime/tensor.ts";
-import { openBuilt, readArray, relativeDiff, verifyFolder } from "../helpers/component-cases.ts";
+import {
+  openBuilt,
+  readArray,
+  relativeDiff,
+  SAFETENSORS_FIXTURES,
+  verifyFolder,
+} from "../helpers/component-cases.ts";
 
 const { dir, manifest } = verifyFolder("mini-sd", "safety_checker");
 const fourImages = manifest.cases[0]!;
@@ -57,6 +65,19 @@ describe("StableDiffusionSafetyChecker of mini-sd", () => {
     const diff = relativeDiff(out.out_images!.data as Float32Array, expected.data as Float32Array);
     console.log(`mini-sd safety_checker four_images out_images: ${diff.toExponential(2)}`);
     expect(diff).toBe(0);
+  });
+
+  it("reads every weight of the file", async () => {
+    const folder = path.join(SAFETENSORS_FIXTURES, "models", "mini-sd", "safety_checker");
+    const built = await buildComponentGraph(
+      {
+        component: "safety_checker",
+        configFile: path.join(folder, "config.json"),
+        weightFiles: [path.join(folder, "model.safetensors")],
+      },
+      buildStableDiffusionSafetyChecker,
+    );
+    expect(built.unusedWeights).toEqual([]);
   });
 
   it("image embeddings and cosines within 1e-4 of diffusers'", async () => {
