@@ -8,8 +8,8 @@
  *
  * Read from huggingface/diffusers: src/diffusers/models/autoencoders/autoencoder_kl.py at 020660152e10 (the
  * constructor's defaults, `encode` = quant_conv(encoder(x)), `_decode` = decoder(post_quant_conv(z))) and vae.py at
- * 04957c2003fa (`mid_block_add_attention`); `use_quant_conv` / `use_post_quant_conv` (default true, later diffusers)
- * drop the 1×1 convs when false.
+ * 04957c2003fa (`mid_block_add_attention`). `use_quant_conv` / `use_post_quant_conv` are keys of later diffusers
+ * versions, not in the file read: default true; false omits the 1×1 conv (its weights are then not looked up).
  *
  * @example
  * const built = await buildComponentGraph(files, buildAutoencoderKLDecoder);

@@ -1,14 +1,16 @@
 /**
  * The blocks of diffusers' AutoencoderKL as graph functions, each reading the weights under the prefix diffusers
  * gives it: `Encoder` and `Decoder` (vae.py), `DownEncoderBlock2D`, `UpDecoderBlock2D` and `UNetMidBlock2D`
- * (unet_2d_blocks.py), `ResnetBlock2D` without a time embedding, `Downsample2D` and `Upsample2D` (resnet.py /
- * downsampling.py), and the mid block's one-head `Attention` with its input GroupNorm (attention_processor.py,
- * `_from_deprecated_attn_block`). The VAE builds all of them with `resnet_eps` 1e-6 and `output_scale_factor` 1.
+ * (unet_2d_blocks.py), `ResnetBlock2D` without a time embedding, `Downsample2D` and `Upsample2D`, and the mid
+ * block's one-head `Attention` with its input GroupNorm. The VAE builds all of them with `resnet_eps` 1e-6 and
+ * `output_scale_factor` 1.
  *
  * Read from huggingface/diffusers: src/diffusers/models/autoencoders/vae.py at 04957c2003fa (Encoder, Decoder:
  * conv_in, down/up blocks with `add_downsample`/`add_upsample` on all but the last level, `downsample_padding` 0,
- * `attention_head_dim` = channels, mid block, conv_norm_out eps 1e-6, SiLU, conv_out), downsampling.py at
- * 0b011181c92d (Downsample2D: padding 0 → F.pad (0, 1, 0, 1) then a stride-2 3×3 conv) and resnet.py at
+ * `attention_head_dim` = channels, mid block, conv_norm_out eps 1e-6, SiLU, conv_out), models/unets/unet_2d_blocks.py
+ * at 049ca3822f9e (UNetMidBlock2D: resnets[0], then attention (heads = channels / attention_head_dim, group norm with
+ * `resnet_eps`, `residual_connection=True`, `bias=True`) and resnet per layer), models/downsampling.py at
+ * 0b011181c92d (Downsample2D: padding 0 → F.pad (0, 1, 0, 1) then a stride-2 3×3 conv) and models/resnet.py at
  * 00194089c74a (ResnetBlock2D: norm1 → SiLU → conv1 → norm2 → SiLU → conv2, 1×1 `conv_shortcut` when the channel
  * count changes). The VAE-local ResnetBlock2D here has no time embedding; the UNet's shares its weight names.
  */
