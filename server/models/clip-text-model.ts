@@ -9,9 +9,12 @@
  * argmax(input_ids) (the end token has the largest id in CLIP's vocabulary); others at the first position whose id
  * is `eos_token_id` (position 0 when there is none, as torch's argmax of all zeros).
  *
- * Read from huggingface/transformers: src/transformers/models/clip/modeling_clip.py at 000f1ffdbf1c
- * (CLIPTextEmbeddings, CLIPTextTransformer.forward: causal mask, final_layer_norm, the `eos_token_id == 2` rule,
- * CLIPTextModelWithProjection: text_embeds = text_projection(pooled_output)).
+ * Read from huggingface/transformers: src/transformers/models/clip/modeling_clip.py at 679021a6b0de
+ * (CLIPTextTransformer.forward with its causal mask, final_layer_norm and the `eos_token_id == 2` rule, the rule of
+ * transformers 4.38 that made the reference outputs; CLIPEncoder's hidden states, the input embeddings first) and
+ * at 000f1ffdbf1c (CLIPTextEmbeddings). That later file pools at argmax when every sequence's largest id is 49407
+ * rather than when `eos_token_id` is 2; the earlier rule is kept, as the reference outputs follow it.
+ * `text_embeds` = text_projection(pooled output), as the reference pairs' manifest states.
  *
  * @example
  * const built = await buildComponentGraph(files, buildClipTextModel);
