@@ -3,7 +3,17 @@
  * runnability without building anything.
  */
 import { UnsupportedComponentError } from "../errors.ts";
+import {
+  buildAutoencoderKLDecoder,
+  buildAutoencoderKLEncoder,
+  parseAutoencoderKLConfig,
+} from "./autoencoder-kl.ts";
 import type { ComponentBuilder } from "./build-component.ts";
+import { buildClipTextModel, parseClipTextConfig } from "./clip-text-model.ts";
+import {
+  buildStableDiffusionSafetyChecker,
+  parseStableDiffusionSafetyCheckerConfig,
+} from "./safety-checker.ts";
 import { buildUNet2DConditionModel } from "./unet-2d-condition.ts";
 import { parseUNet2DConditionConfig } from "./unet-2d-condition-config.ts";
 
@@ -15,7 +25,21 @@ interface ModelModule {
   readonly build: ComponentBuilder;
 }
 
+const VAE_CLASSES = ["AutoencoderKL"];
+const TEXT_CLASSES = ["CLIPTextModel", "CLIPTextModelWithProjection"];
+const checkVae = (config: Readonly<Record<string, unknown>>) => void parseAutoencoderKLConfig(config);
+const checkText = (config: Readonly<Record<string, unknown>>) => void parseClipTextConfig(config);
+
 const MODULES: Readonly<Record<string, ModelModule>> = {
+  vae_encoder: { classes: VAE_CLASSES, check: checkVae, build: buildAutoencoderKLEncoder },
+  vae_decoder: { classes: VAE_CLASSES, check: checkVae, build: buildAutoencoderKLDecoder },
+  text_encoder: { classes: TEXT_CLASSES, check: checkText, build: buildClipTextModel },
+  text_encoder_2: { classes: TEXT_CLASSES, check: checkText, build: buildClipTextModel },
+  safety_checker: {
+    classes: ["StableDiffusionSafetyChecker"],
+    check: (config) => void parseStableDiffusionSafetyCheckerConfig(config),
+    build: buildStableDiffusionSafetyChecker,
+  },
   unet: {
     classes: ["UNet2DConditionModel"],
     check: (config) => void parseUNet2DConditionConfig(config),

@@ -96,7 +96,15 @@ describe("parity with diffusers on diffusers-layout checkpoints (graphs built fr
     expect(ref.manifest.checkpoint).toBe(model);
     const c = await open(model, task, variant);
     const { image, mask } = await inputs(ref, c);
-    const params = { ...ref.params(), strength: ref.manifest.params.strength ?? 1 };
+    // Image tasks with no width/height take the input image's size (diffusers: `image.shape[-2:]`).
+    const side = (dim: number | null | undefined, i: number) => dim ?? image?.dims[i] ?? 0;
+    const base = ref.params();
+    const params = {
+      ...base,
+      width: side(base.width, 3),
+      height: side(base.height, 2),
+      strength: ref.manifest.params.strength ?? 1,
+    };
     const output =
       task === "TEXT_TO_IMAGE"
         ? await textToImage(c, ref.params(), run(ref))
