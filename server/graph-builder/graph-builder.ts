@@ -152,7 +152,8 @@ export class GraphBuilder {
         this.options.component,
         `weight '${name}'`,
         "missing",
-        `missing (expected shape [${shape.join(", ")}])`,
+        "missing",
+        `${this.options.component}: weight '${name}' (shape [${shape.join(", ")}]) is missing from the weights`,
       );
     const stored = ref.shape;
     const expectedElements = shape.reduce((a, b) => a * b, 1);
@@ -168,8 +169,9 @@ export class GraphBuilder {
       throw new UnsupportedComponentError(
         this.options.component,
         `weight '${name}'`,
-        `of shape [${stored.join(", ")}]`,
-        `of the wrong shape: the config needs [${shape.join(", ")}]`,
+        `[${stored.join(", ")}]`,
+        "of the wrong shape",
+        `${this.options.component}: weight '${name}' has shape [${stored.join(", ")}] but the config needs [${shape.join(", ")}]`,
       );
     }
     this.usedWeights.add(name);
@@ -222,6 +224,7 @@ export class GraphBuilder {
         `weight '${name}'`,
         "in another folder",
         "stored outside the component's folder",
+        `${this.options.component}: weight '${name}' is stored outside the component's folder`,
       );
     }
     const entry = (key: string, value: string) => onnx.StringStringEntryProto.create({ key, value });
