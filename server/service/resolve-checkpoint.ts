@@ -47,7 +47,7 @@ export async function resolveCheckpoint(
   /** The weights variant (diffusers' `variant=`), null for the plain files. */
   variant: string | null = null,
 ): Promise<CheckpointResolution> {
-  const located = await services.locator.locate(model);
+  const located = await services.locator.locate(model, { variant });
   const checkpoint: LocatedCheckpoint = variant ? { ...located, variant } : located;
   const { facts } = services;
   const modelIndex = facts
