@@ -46,6 +46,11 @@ export interface WeightRef {
 /** Weights by the names the model modules ask for (diffusers' / transformers' parameter names). */
 export interface WeightSource {
   get(name: string): WeightRef | undefined;
+  /**
+   * Told the shape the model expects before `get(name)` (optional): a source that makes weights up — the
+   * benchmarks' random checkpoints — learns the parameter list of a config this way.
+   */
+  expect?(name: string, shape: readonly number[]): void;
 }
 
 export type ElemType = "float32" | "int64" | "int32" | "bool";
@@ -146,6 +151,7 @@ export class GraphBuilder {
   weight(name: string, shape: readonly number[]): Value {
     const cached = this.weightValues.get(name);
     if (cached) return cached;
+    this.weights.expect?.(name, shape);
     const ref = this.weights.get(name);
     if (!ref)
       throw new UnsupportedComponentError(
