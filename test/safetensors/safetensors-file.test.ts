@@ -129,3 +129,49 @@ describe("safetensors reader", () => {
     }
   });
 });
+
+describe("safetensors reader under fuzzing", () => {
+  it("answers any mutation of a real header or any random bytes with a file or a SafetensorsError, nothing else", async () => {
+    const { default: fc } = await import("fast-check");
+    const good = await readFile(
+      `${SAFETENSORS_FIXTURES}models/tiny-sdxl/unet/diffusion_pytorch_model.safetensors`,
+    );
+    const headerEnd = 8 + Number(good.readBigUInt64LE(0));
+    const file = path.join(dir, "fuzz.safetensors");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          // Flip bytes inside the header (lengths, offsets, dtypes, shapes, JSON syntax).
+          fc
+            .array(fc.tuple(fc.nat(headerEnd - 1), fc.integer({ min: 0, max: 255 })), {
+              minLength: 1,
+              maxLength: 8,
+            })
+            .map((edits) => {
+              const copy = Buffer.from(good);
+              for (const [at, value] of edits) copy[at] = value;
+              return copy;
+            }),
+          // Cut the file anywhere.
+          fc.nat(good.length - 1).map((n) => good.subarray(0, n)),
+          // Random bytes.
+          fc.uint8Array({ maxLength: 256 }).map((b) => Buffer.from(b)),
+        ),
+        async (bytes) => {
+          await writeFile(file, bytes);
+          try {
+            const st = await SafetensorsFile.open(file);
+            // Whatever it accepted lies inside the file, as it promised.
+            for (const name of st.names()) {
+              const t = st.tensor(name)!;
+              expect(t.byteOffset + t.byteLength).toBeLessThanOrEqual(bytes.length);
+            }
+          } catch (error) {
+            expect(error).toBeInstanceOf(SafetensorsError);
+          }
+        },
+      ),
+      { numRuns: 300, seed: 7 },
+    );
+  });
+});
