@@ -91,15 +91,14 @@ export function unetMidBlock2D(
   return resnetBlock2D(g, h, `${prefix}.resnets.1`, channels, channels, options);
 }
 
-/** DownEncoderBlock2D: `layers` resnets (the first changes the channel count), then an optional downsampler. */
-export function downEncoderBlock2D(
+/** `layers` ResnetBlock2Ds under `${prefix}.resnets.N`; the first changes the channel count. */
+function resnets(
   g: GraphBuilder,
   x: Value,
   prefix: string,
   inChannels: number,
   outChannels: number,
   layers: number,
-  addDownsample: boolean,
   options: VaeBlockOptions,
 ): Value {
   let h = x;
@@ -113,6 +112,21 @@ export function downEncoderBlock2D(
       options,
     );
   }
+  return h;
+}
+
+/** DownEncoderBlock2D: `layers` resnets (the first changes the channel count), then an optional downsampler. */
+export function downEncoderBlock2D(
+  g: GraphBuilder,
+  x: Value,
+  prefix: string,
+  inChannels: number,
+  outChannels: number,
+  layers: number,
+  addDownsample: boolean,
+  options: VaeBlockOptions,
+): Value {
+  const h = resnets(g, x, prefix, inChannels, outChannels, layers, options);
   // Downsample2D with padding 0 (diffusers pads right and bottom by one, then a stride-2 3×3 conv).
   return addDownsample ? downsample2D(g, h, `${prefix}.downsamplers.0`, outChannels, 0) : h;
 }
@@ -128,17 +142,7 @@ export function upDecoderBlock2D(
   addUpsample: boolean,
   options: VaeBlockOptions,
 ): Value {
-  let h = x;
-  for (let i = 0; i < layers; i++) {
-    h = resnetBlock2D(
-      g,
-      h,
-      `${prefix}.resnets.${i}`,
-      i === 0 ? inChannels : outChannels,
-      outChannels,
-      options,
-    );
-  }
+  const h = resnets(g, x, prefix, inChannels, outChannels, layers, options);
   return addUpsample ? upsample2D(g, h, undefined, `${prefix}.upsamplers.0`, outChannels) : h;
 }
 
