@@ -59,6 +59,8 @@ export interface CostSpec {
     readonly channels: readonly number[];
     /** diffusers' tile_latent_min_size: the VAE's sample_size / factor. */
     readonly tileLatent: number;
+    /** ResNets per encoder level (the decoder has one more). */
+    readonly layersPerBlock: number;
   };
   /** Weight bytes of the graphs on disk (held once loaded). */
   readonly weightBytes: number;
@@ -243,7 +245,11 @@ export async function readCostSpec(
       heads,
       layersPerBlock: typeof unet.layers_per_block === "number" ? unet.layers_per_block : 2,
     },
-    vae: { channels: vaeChannels, tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)) },
+    vae: {
+      channels: vaeChannels,
+      tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)),
+      layersPerBlock: typeof vae.layers_per_block === "number" ? vae.layers_per_block : 2,
+    },
     weightBytes: await weightBytes(checkpoint),
     fused,
   };
