@@ -28,7 +28,7 @@ import { type AttentionKernels, type MemoryPlan, planMemory } from "./cost.ts";
 import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
 import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
-import { calibrationFor, planTime, type TimeEstimate } from "./time-cost.ts";
+import { calibrationFor, planTime, type TimeEstimate, unetChunk } from "./time-cost.ts";
 
 export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
   readonly model: string;
@@ -266,6 +266,8 @@ export async function runPlan(
         hooks.onStep?.(progress);
       },
       memory,
+      // A long step runs in parts, so that a cancelled request stops within it.
+      unetChunk: unetChunk(plan.time, common.numImagesPerPrompt * (common.guidanceScale > 1 ? 2 : 1)),
     };
     const inferenceStarted = performance.now();
     const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };

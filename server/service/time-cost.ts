@@ -130,6 +130,20 @@ export function estimateRunSeconds(
   return { seconds: factor * total, stepSeconds: factor * stepSeconds, vaeSeconds: factor * vae, factor };
 }
 
+/** How long one UNet run may be estimated to take before a step is split into shorter runs (see `unetChunk`). */
+export const CANCEL_WITHIN_SECONDS = 2;
+
+/**
+ * Samples per UNet run such that one run is estimated within CANCEL_WITHIN_SECONDS (at least one sample);
+ * undefined when the whole step already is. onnxruntime-node cannot stop a run it started (its RunOptions parse
+ * `logSeverityLevel` and `tag` only: js/node/src/run_options_helper.cc), so a cancelled request stops between runs:
+ * within about that long, or one sample's run where a single sample takes longer.
+ */
+export function unetChunk(estimate: TimeEstimate, samples: number): number | undefined {
+  if (estimate.stepSeconds <= CANCEL_WITHIN_SECONDS || samples <= 1) return undefined;
+  return Math.max(1, Math.floor((CANCEL_WITHIN_SECONDS * samples) / estimate.stepSeconds));
+}
+
 /**
  * How much slower (or faster) than estimated each checkpoint ran here: measured over estimated seconds, averaged
  * over its recent generations (exponentially, the last weighing half), within [1/8, 8]. 1 until one finished.
