@@ -17,6 +17,8 @@
  *   vs the current one (fused attention, memory plan), side by side.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
+ * - time-estimate: the time estimate (service/time-cost.ts) against measured step, VAE and run times for a grid
+ *   of sizes on tiny-sd and mid-sd.
  * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;
  *   checkpoint loads per worker with and without affinity (needs redis-server).
  */
@@ -32,8 +34,8 @@ import { benchRedisJobs } from "./redis-jobs.ts";
 import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
 import { benchStartup } from "./startup.ts";
-
 import { benchTextToImage } from "./text-to-image.ts";
+import { benchTimeEstimate } from "./time-estimate.ts";
 
 const SECTIONS: Record<string, () => Promise<void>> = {
   tiny: async () => {
@@ -49,6 +51,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   startup: benchStartup,
   "graphql-limits": benchGraphqlLimits,
   "memory-peak": benchMemoryPeak,
+  "time-estimate": benchTimeEstimate,
   "redis-jobs": benchRedisJobs,
 };
 
