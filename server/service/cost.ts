@@ -54,6 +54,8 @@ export interface CostSpec {
     /** Attention heads per level, 0 where the level has no attention. */
     readonly heads: readonly number[];
     readonly layersPerBlock: number;
+    /** Transformer layers in each attention block, per level (SDXL: 1, 2, 10); absent: 1 everywhere. */
+    readonly transformerLayers?: readonly number[];
   };
   readonly vae: {
     readonly channels: readonly number[];
@@ -244,6 +246,11 @@ export async function readCostSpec(
       channels: unetChannels,
       heads,
       layersPerBlock: typeof unet.layers_per_block === "number" ? unet.layers_per_block : 2,
+      transformerLayers: unetChannels.map((_, level) => {
+        const layers = unet.transformer_layers_per_block;
+        const value = Array.isArray(layers) ? layers[level] : layers;
+        return typeof value === "number" && value > 0 ? value : 1;
+      }),
     },
     vae: {
       channels: vaeChannels,

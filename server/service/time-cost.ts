@@ -71,9 +71,11 @@ function unetSeconds(spec: CostSpec, h: number, w: number): number {
     total += resnets * (18 * cells * ch * ch * S_PER_UNET_MAC + S_PER_BLOCK);
     const heads = spec.unet.heads[level] ?? 0;
     if (heads > 0) {
-      // One transformer per ResNet (the mid block has one for two): projections, feed-forward, cross-attention
-      // over the text tokens, and self-attention over every cell of the level.
-      const transformers = resnets - (level === last ? 1 : 0);
+      // One attention block per ResNet (the mid block has one for two), each of `transformer_layers_per_block`
+      // transformers: projections, feed-forward, cross-attention over the text tokens, and self-attention over
+      // every cell of the level.
+      const blocks = resnets - (level === last ? 1 : 0);
+      const transformers = blocks * (spec.unet.transformerLayers?.[level] ?? 1);
       const linear = cells * ch * (20 * ch + 2 * TEXT_TOKENS) * S_PER_UNET_MAC;
       total += transformers * (linear + selfAttention(cells, ch, heads) + S_PER_BLOCK);
     }
@@ -145,8 +147,16 @@ export function unetChunk(estimate: TimeEstimate, samples: number): number | und
 }
 
 /**
+ * The calibration factor's bounds. Above, a first run's warm-up (arena growth, first-run kernels) must not make
+ * the server refuse everything after it; below, there is room for a GPU, hundreds of times faster than the CPU
+ * the constants describe.
+ */
+const MAX_FACTOR = 8;
+const MIN_FACTOR = 1 / 1000;
+
+/**
  * How much slower (or faster) than estimated each checkpoint ran here: measured over estimated seconds, averaged
- * over its recent generations (exponentially, the last weighing half), within [1/8, 8]. 1 until one finished.
+ * over its recent generations (geometrically, the last weighing half), within [1/1000, 8]. 1 until one finished.
  */
 export class TimeCalibration {
   private readonly factors = new Map<string, number>();
@@ -159,7 +169,7 @@ export class TimeCalibration {
   /** Records a finished run: `estimatedSeconds` uncalibrated (factor 1), `measuredSeconds` as it ran. */
   observe(model: string, estimatedSeconds: number, measuredSeconds: number): void {
     if (!(estimatedSeconds > 0) || !(measuredSeconds > 0)) return;
-    const ratio = Math.min(8, Math.max(1 / 8, measuredSeconds / estimatedSeconds));
+    const ratio = Math.min(MAX_FACTOR, Math.max(MIN_FACTOR, measuredSeconds / estimatedSeconds));
     const previous = this.factors.get(model);
     this.factors.set(model, previous === undefined ? ratio : Math.sqrt(previous * ratio));
   }

@@ -6,15 +6,16 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CheckpointLocator } from "../../server/checkpoints/locate.ts";
 import { ResourceLimitError } from "../../server/errors.ts";
-import type { CostSpec } from "../../server/service/cost.ts";
+import { type CostSpec, readCostSpec } from "../../server/service/cost.ts";
 import {
   admitByTime,
   estimateRunSeconds,
   TimeCalibration,
   type TimeRequest,
 } from "../../server/service/time-cost.ts";
-import { createTestApp, type TestApp } from "../helpers/services.ts";
+import { createTestApp, type TestApp, testConfig } from "../helpers/services.ts";
 
 const FUSED = { unet: true, vaeDecoder: true, vaeEncoder: true };
 /** tiny-sd's configs, as readCostSpec reads them. */
@@ -38,6 +39,23 @@ const REQ: TimeRequest = {
 };
 
 describe("estimateRunSeconds", () => {
+  it("reads what it needs from the checkpoints' configs (tiny-sd as above; SDXL's transformer layers)", async () => {
+    const locator = new CheckpointLocator(testConfig());
+    expect(await readCostSpec(await locator.locate("tiny-sd"), FUSED)).toMatchObject({
+      ...TINY,
+      weightBytes: expect.any(Number),
+      unet: { ...TINY.unet, transformerLayers: [1, 1] },
+    });
+    const xl = await readCostSpec(await locator.locate("tiny-sdxl"), FUSED);
+    expect(xl.unet.transformerLayers).toEqual([1, 2]);
+    // Two transformer layers at the attention level: more time than one.
+    const one = { ...xl, unet: { ...xl.unet, transformerLayers: [1, 1] } };
+    const req = { ...REQ, width: 128, height: 128 };
+    expect(estimateRunSeconds(xl, req, WHOLE).stepSeconds).toBeGreaterThan(
+      estimateRunSeconds(one, req, WHOLE).stepSeconds,
+    );
+  });
+
   it("grows linearly with steps and images, faster than linearly with pixels", () => {
     const base = estimateRunSeconds(TINY, REQ, WHOLE);
     const steps = estimateRunSeconds(TINY, { ...REQ, steps: 21 }, WHOLE);
@@ -115,7 +133,7 @@ describe("admitByTime", () => {
 });
 
 describe("TimeCalibration", () => {
-  it("follows measured over estimated step times per checkpoint, within [1/8, 8]", () => {
+  it("follows measured over estimated step times per checkpoint, within [1/1000, 8]", () => {
     const calibration = new TimeCalibration();
     expect(calibration.factor("a")).toBe(1);
     calibration.observe("a", 1, 2);
@@ -126,7 +144,9 @@ describe("TimeCalibration", () => {
     expect(calibration.factor("b")).toBe(8);
     calibration.observe("b", 1, 0);
     expect(calibration.factor("b")).toBe(8);
-    expect(calibration.factor("c")).toBe(1);
+    calibration.observe("c", 1, 1e-6);
+    expect(calibration.factor("c")).toBe(1 / 1000);
+    expect(calibration.factor("d")).toBe(1);
   });
 });
 
