@@ -3,8 +3,8 @@
  * document limit whose body begins with its query (`{"query":"…`, as clients send it) is scanned as it arrives
  * (security/query-scan.ts), and a document over the limit is answered 413 at once, with no buffering, no JSON
  * parse and none of Yoga's work. A little left of the body is read and dropped (the connection stays usable);
- * more is not read on: the answer says `connection: close` and the connection is closed in stages (RFC 9112
- * §9.6), so that the client, still sending, reads the 413 rather than a reset. Everything else goes to Yoga as
+ * more is not read: the answer says `connection: close` and the connection is closed in stages (RFC 9112 §9.6),
+ * so that the client, still sending, reads the 413 rather than a reset. Everything else goes to Yoga as
  * it came (the scanned bytes put back), where the same limit is checked after parsing (security/graphql-limits.ts).
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
@@ -74,25 +74,22 @@ export function refuseOversizedDocuments(handler: RequestListener, maxBytes: num
 }
 
 /**
- * Closes a refused connection in stages instead of at once. Node ends a `connection: close` response with
- * `socket.destroySoon()`: close(2) as soon as the answer is flushed, while the client's body is still arriving,
- * and the kernel answers unread data with a reset, which erases the answer from the client's receive buffer
- * before it was read (Node's fetch then fails with EPIPE or ECONNRESET: 22 in 50 tries of a 10 MB document).
- * Here the server half-closes instead (FIN after the answer), goes on reading and dropping up to
- * MAX_DRAIN_BYTES, then stops reading (the client's sends stall, nothing is reset), and closes fully when the
- * client does or after LINGER_MS.
+ * Closes a refused connection in stages instead of at once (RFC 9112 §9.6). Node ends a `connection: close`
+ * response with `socket.destroySoon()`: close(2) as soon as the answer is flushed, while the client's body is
+ * still arriving, and the kernel answers unread data with a reset, which erases the answer from the client's
+ * receive buffer before it was read (Node's fetch then fails with EPIPE: 22 in 50 tries of a 10 MB document).
+ * Here the server half-closes instead (FIN after the answer) and reads no more (the request is no longer read, so
+ * the client's sends stall on a full window; nothing is reset), and closes fully when the client does or after
+ * LINGER_MS. Node's fetch, which reads the answer as it sends, then closes at once; a browser that hands the
+ * answer over only once its upload ends gets it at the close.
  */
 function lingerOnClose(req: IncomingMessage): void {
   const socket = req.socket;
   socket.destroySoon = () => {
     socket.end();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once("close", () => clearTimeout(timer));
   };
-  let dropped = 0;
-  req.on("data", (chunk: Buffer) => {
-    dropped += chunk.byteLength;
-    if (dropped > MAX_DRAIN_BYTES) req.pause();
-  });
 }
 
 /** A JSON POST whose declared length exceeds the limit (smaller bodies cannot carry a larger document). */
