@@ -170,3 +170,12 @@ export function showValue(value: unknown, max = 80): string {
   const text = typeof value === "string" ? JSON.stringify(value) : String(value);
   return text.length > max ? `${text.slice(0, max)}… (${text.length} chars)` : text;
 }
+
+/**
+ * A configuration the server cannot start with (e.g. a malformed AUTOPIPE_PIPELINES_FILE). Its message is one line
+ * naming the setting, the entry and the field; main.ts prints it and exits 1, without a stack trace.
+ */
+export class ConfigError extends AutopipeError {
+  override name = "ConfigError";
+  override readonly code = "CONFIG_ERROR";
+}
