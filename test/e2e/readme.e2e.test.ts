@@ -3,9 +3,9 @@
  * snippets) through tsx in a scratch ESM project, the `graphql` blocks POSTed as they are, all against the real
  * server on a real port with the bundled tiny checkpoints. The only edit is the address: `localhost:4000` becomes
  * the test server's. A block may be left out only with a `<!-- readme-examples: not run (why) -->` line right above
- * it; `json` and `python` blocks are sample outputs and diffusers code, not examples to run. Each block starts
- * from a server without named pipelines, as a reader trying that one example would. Needs the client built
- * (`npm run build`, which `npm test` runs first) and `curl`.
+ * it; `json` and `python` blocks are sample outputs and diffusers code, not examples to run. The `ts` blocks also
+ * type-check with `tsc --strict`. Each block starts from a server without named pipelines, as a reader trying that
+ * one example would. Needs the client built (`npm run build`, which `npm test` runs first) and `curl`.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -134,5 +134,29 @@ describe("README examples run as written", () => {
     });
     expect(stderr).toBe("");
     expect(failures(stdout), stdout.slice(0, 500)).toEqual([]);
+  });
+
+  it("the ts examples type-check under --strict, as a new project's tsc would check them", async () => {
+    const typed = runnable.filter((b) => b.lang === "ts");
+    const files = typed.map((b) => `typed-${b.line}.ts`);
+    await Promise.all(typed.map((b, i) => writeFile(path.join(scratch, files[i]!), b.code)));
+    const tsc = path.join(REPO_ROOT, "node_modules", "typescript", "bin", "tsc");
+    const flags = [
+      "--noEmit",
+      "--strict",
+      "--module",
+      "nodenext",
+      "--target",
+      "es2022",
+      "--lib",
+      "es2023,dom",
+    ];
+    const result = await run(process.execPath, [tsc, ...flags, "--types", "node", ...files], {
+      cwd: scratch,
+    }).then(
+      () => "",
+      (error: { stdout: string }) => error.stdout,
+    );
+    expect(result).toBe("");
   });
 });
