@@ -44,7 +44,7 @@ export function corsPolicy(allowedOrigins: readonly string[]): (request: Request
   };
 }
 
-/** Content types a browser sends without a preflight (`@graphql-yoga/plugin-csrf-prevention`'s list). */
+/** Content types a browser sends without a preflight (the list of `@graphql-yoga/plugin-csrf-prevention` 3.24.1). */
 const SIMPLE_CONTENT_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
 
 /**
