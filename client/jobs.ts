@@ -4,7 +4,7 @@
  * submit, follow, return the job's result.
  */
 import { createClient as createSseClient } from "graphql-sse";
-import { ClientError } from "./errors.ts";
+import { ClientError, type GraphQLErrorLike } from "./errors.ts";
 import {
   CancelJobDocument,
   type CancelJobMutation,
@@ -44,13 +44,33 @@ const TERMINAL = new Set<JobStatus>(["SUCCEEDED", "FAILED", "CANCELLED"]);
 export type JobsApi = ReturnType<typeof jobsApi>;
 
 export function jobsApi(options: Options, execute: Execute) {
-  const sse = createSseClient({
-    url: options.url,
-    fetchFn: options.fetch ?? globalThis.fetch.bind(globalThis),
-    headers: () => options.headers ?? {},
-    // A dropped stream is re-subscribed: its first event is the job's current state, so nothing that matters is lost.
-    retryAttempts: 3,
-  });
+  const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+
+  /**
+   * One SSE client per stream, so that a refusal is that stream's own. graphql-sse retries any non-2xx answer
+   * and then reports only "Server responded with 401"; a refusal (a 4xx other than 408 / 429: a missing or wrong
+   * key, a missing scope, a bad request) is read here and thrown from the retry hook at once, as a ClientError
+   * with the server's message and status.
+   */
+  function streamClient() {
+    let refused: ClientError | null = null;
+    return createSseClient({
+      url: options.url,
+      fetchFn: async (input: RequestInfo | URL, init?: RequestInit) => {
+        const response = await baseFetch(input, init);
+        if (isRefusal(response.status)) refused = await refusalOf(response);
+        return response;
+      },
+      headers: () => options.headers ?? {},
+      // A dropped stream is re-subscribed: its first event is the job's current state, so nothing that matters
+      // is lost. A refused one is not: retrying cannot change the answer.
+      retryAttempts: 3,
+      retry: async (retries) => {
+        if (refused) throw refused;
+        await backoff(retries);
+      },
+    });
+  }
 
   const methods = {
     /** Validates and queues a generation; answers at once with the job (or the typed error `generate` would give). */
@@ -80,6 +100,7 @@ export function jobsApi(options: Options, execute: Execute) {
       id: string,
       init: { previewEvery?: number; signal?: AbortSignal } = {},
     ): AsyncIterableIterator<JobUpdateResult> {
+      const sse = streamClient();
       const iterator = sse.iterate<JobUpdatesSubscription>({
         query: JobUpdatesDocument.toString(),
         variables: { id, previewEvery: init.previewEvery ?? 0 },
@@ -88,10 +109,14 @@ export function jobsApi(options: Options, execute: Execute) {
       init.signal?.addEventListener("abort", onAbort, { once: true });
       const next = async (): Promise<IteratorResult<JobUpdateResult>> => {
         const step = await iterator.next().catch((error: unknown) => {
-          throw new ClientError(`Subscription to job ${id} failed: ${describe(error)}`);
+          sse.dispose();
+          const status = error instanceof ClientError ? error.status : null;
+          const errors = error instanceof ClientError ? error.errors : [];
+          throw new ClientError(`Subscription to job ${id} failed: ${describe(error)}`, status, errors);
         });
         if (step.done) {
           init.signal?.removeEventListener("abort", onAbort);
+          sse.dispose();
           return { done: true, value: undefined };
         }
         if (step.value.errors?.length || !step.value.data) {
@@ -106,6 +131,7 @@ export function jobsApi(options: Options, execute: Execute) {
         async return() {
           init.signal?.removeEventListener("abort", onAbort);
           await iterator.return?.();
+          sse.dispose();
           return { done: true, value: undefined };
         },
         [Symbol.asyncIterator]() {
@@ -152,4 +178,31 @@ function describe(error: unknown): string {
   if (Array.isArray(error))
     return error.map((e) => (e as { message?: string }).message ?? String(e)).join("; ");
   return String(error);
+}
+
+/** A 4xx other than 408 (timeout) and 429 (rate limited): asking again gets the same answer. */
+function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/** The server's GraphQL errors of a refused response as a ClientError (its status line when the body has none). */
+async function refusalOf(response: Response): Promise<ClientError> {
+  const fallback = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  try {
+    // Yoga answers a stream's request in the format asked for: JSON, or one `next` event of an event stream.
+    const text = await response.clone().text();
+    const json = text.trimStart().startsWith("{") ? text : /^data: (\{.*)$/m.exec(text)?.[1];
+    const body = (json ? JSON.parse(json) : {}) as { errors?: GraphQLErrorLike[] };
+    const errors = Array.isArray(body.errors) ? body.errors : [];
+    const message = errors.map((e) => e.message).join("; ") || fallback;
+    return new ClientError(message, response.status, errors);
+  } catch {
+    return new ClientError(fallback, response.status);
+  }
+}
+
+/** graphql-sse's default wait before a retry: 1 s doubled per retry, plus 0.3 to 3 s at random. */
+function backoff(retries: number): Promise<void> {
+  const delay = 1000 * 2 ** retries + 300 + Math.floor(Math.random() * 2700);
+  return new Promise((resolve) => setTimeout(resolve, delay));
 }

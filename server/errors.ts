@@ -230,3 +230,12 @@ export class UnsupportedComponentError extends AutopipeError {
     super(message ?? `${component}: ${key} = ${value} is ${detail}`);
   }
 }
+
+/**
+ * A configuration the server cannot start with (e.g. a malformed AUTOPIPE_PIPELINES_FILE). Its message is one line
+ * naming the setting, the entry and the field; main.ts prints it and exits 1, without a stack trace.
+ */
+export class ConfigError extends AutopipeError {
+  override name = "ConfigError";
+  override readonly code = "CONFIG_ERROR";
+}

@@ -7,6 +7,7 @@
 import type { Server } from "node:http";
 import { loadConfig } from "./config.ts";
 import { createServices } from "./context.ts";
+import { ConfigError } from "./errors.ts";
 import { createHttpServer } from "./http-server.ts";
 import { KeyRing } from "./security/api-keys.ts";
 import { listenHost, startupNotice } from "./security/security.ts";
@@ -14,13 +15,18 @@ import { loadPipeline } from "./service/warm-up.ts";
 import { createAutopipeYoga } from "./yoga.ts";
 
 const started = performance.now();
-const config = loadConfig();
+// A configuration that cannot be used stops start-up with one line on stderr (the setting, the entry, the field).
+// loadConfig only reads the environment, so whatever it throws names a variable and what it must be.
+const config = orExit(
+  () => loadConfig(),
+  () => true,
+);
 // AUTOPIPE_ROLE=worker: no GraphQL here; server/worker.ts runs jobs (and exits on SIGINT/SIGTERM itself).
 if (config.redisUrl && config.role === "worker") {
   await import("./worker.ts");
   await new Promise<never>(() => {});
 }
-const services = createServices(config);
+const services = orExit(() => createServices(config));
 const { logger, lifecycle } = services;
 const yoga = createAutopipeYoga(services);
 const server = createHttpServer(yoga);
@@ -56,6 +62,24 @@ async function warmUp(): Promise<void> {
   if (lifecycle.phase !== "starting") return;
   lifecycle.markReady();
   logger.info({ event: "ready", sinceStartMs: ms(performance.now() - started) }, "ready");
+}
+
+/**
+ * Runs a start-up step; when it throws a configuration error (by default a ConfigError), prints
+ * `autopipe: cannot start: <message>` and exits 1, with no stack trace: the message says what to fix. Anything
+ * else is a bug and keeps its stack.
+ */
+function orExit<T>(
+  step: () => T,
+  isConfiguration: (error: unknown) => boolean = (error) => error instanceof ConfigError,
+): T {
+  try {
+    return step();
+  } catch (error) {
+    if (!isConfiguration(error)) throw error;
+    process.stderr.write(`autopipe: cannot start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
 }
 
 let stopping: Promise<void> | undefined;

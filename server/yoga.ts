@@ -9,6 +9,7 @@ import { useRequestLog } from "./observability/request-log.ts";
 import { schema } from "./schema/schema.ts";
 import { createSecurity } from "./security/security.ts";
 import { multipartBudget, useUploadLimit } from "./upload-limit.ts";
+import { useVariableErrors } from "./variable-errors.ts";
 import { useWebPage } from "./web-page.ts";
 
 export type AutopipeYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -34,6 +35,8 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
       useHealthRoutes({ ...services, keys: security.keys }),
       ...security.plugins,
       useUploadLimit(services.config.maxUploadBytes),
+      // A variable that does not fit its type: the path and the reason, not the value printed (uploads).
+      useVariableErrors(),
       useWebPage(),
     ],
     // Every other body (JSON with base64 images): the same two images, base64-inflated by 4/3.

@@ -3,8 +3,10 @@
  * or uploaded mask), run as a job through the `@autopipe/client` package — submitGeneration, then jobUpdates over
  * Server-Sent Events for the queue position, per-step progress and live previews, cancelJob on Cancel — and a
  * "Which pipeline?" panel kept in step with the checkpoint and task. Typed errors land next to the field they name.
+ * With API keys on, the key typed in the header is kept for this tab only (sessionStorage) and sent as
+ * `Authorization: Bearer` on every request, the SSE streams included; a refusal (401, 403) says so by the key field.
  */
-import { type AutopipeClient, type ClientError, createClient, type GenerateResult } from "@autopipe/client";
+import { type AutopipeClient, ClientError, createClient, type GenerateResult } from "@autopipe/client";
 import { byId } from "./dom.ts";
 import { clearFieldErrors, FieldError, readInput, selectedTask, showFieldError } from "./form.ts";
 import { jobView } from "./job-view.ts";
@@ -13,7 +15,22 @@ import { pipelinePanel } from "./pipeline-panel.ts";
 
 const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELLED"]);
 
-const client: AutopipeClient = createClient({ url: new URL("/graphql", location.href).href });
+/** Where the API key lives: this tab's session only, never localStorage or a cookie. */
+const KEY_STORAGE = "autopipe.apiKey";
+
+/** `fetch` with the tab's API key, if any, as `Authorization: Bearer`; the client uses it for SSE streams too. */
+const fetchWithKey: typeof fetch = (input, init) => {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (!key) return fetch(input, init);
+  const headers = new Headers(init?.headers);
+  headers.set("authorization", `Bearer ${key}`);
+  return fetch(input, { ...init, headers });
+};
+
+const client: AutopipeClient = createClient({
+  url: new URL("/graphql", location.href).href,
+  fetch: fetchWithKey,
+});
 const form = byId<HTMLFormElement>("form");
 const banner = byId("banner");
 const modelSelect = byId<HTMLSelectElement>("model");
@@ -43,14 +60,47 @@ function hideBanner(): void {
   banner.textContent = "";
 }
 
-/** A typed error from the server: next to its field when it names one the page has, else in the banner. */
-function showResultError(result: Exclude<GenerateResult, { __typename: "Generation" }>): void {
-  if (result.__typename === "InvalidInputError" && showFieldError(result.field, result.message)) return;
+const keyInput = byId<HTMLInputElement>("api-key");
+const keyStatus = byId("key-status");
+
+function setKeyState(state: "none" | "accepted" | "refused", message: string): void {
+  keyStatus.dataset["state"] = state;
+  keyStatus.textContent = message;
+  if (state === "refused") keyInput.setAttribute("aria-invalid", "true");
+  else keyInput.removeAttribute("aria-invalid");
+}
+
+/**
+ * A refusal of the key (HTTP 401: none, or not accepted; 403: it lacks a scope): shown by the key field and in the
+ * banner, with the server's own message. True when `error` was one.
+ */
+function showKeyRefusal(error: unknown): boolean {
+  if (!(error instanceof ClientError) || (error.status !== 401 && error.status !== 403)) return false;
+  const hasKey = Boolean(sessionStorage.getItem(KEY_STORAGE));
+  const what =
+    error.status === 403
+      ? "This API key may not do that"
+      : hasKey
+        ? "The server did not accept this API key"
+        : "This server needs an API key: enter it above";
+  setKeyState("refused", `${what} (HTTP ${error.status}).`);
+  showBanner(`${what}. The server said: ${error.message.replace(/^Subscription to job \S+ failed: /, "")}`);
+  if (error.status === 401) keyInput.focus();
+  return true;
+}
+
+/**
+ * A typed error from the server: next to its field when it names one the page has (true), else in the banner
+ * (false).
+ */
+function showResultError(result: Exclude<GenerateResult, { __typename: "Generation" }>): boolean {
+  if (result.__typename === "InvalidInputError" && showFieldError(result.field, result.message)) return true;
   if (result.__typename === "BusyError") {
     showBanner(`${result.message} Try again in about ${Math.ceil(result.retryAfterMs / 1000)} s.`);
-    return;
+    return false;
   }
   showBanner(result.message);
+  return false;
 }
 
 /** The API's default strength per image task, shown until the user sets one. */
@@ -71,15 +121,33 @@ function onTaskOrModelChange(): void {
 async function loadChoices(): Promise<void> {
   try {
     const [models, schedulers] = await Promise.all([client.models(), client.schedulers()]);
+    if (sessionStorage.getItem(KEY_STORAGE)) setKeyState("accepted", "Key accepted. Kept for this tab only.");
     if (models.length === 0) showBanner("The server finds no checkpoints: add one to its models directory.");
     modelSelect.replaceChildren(
       ...models.map((m) => new Option(m.sourceClass ? `${m.id} — ${m.sourceClass}` : m.id, m.id)),
     );
-    schedulerSelect.append(...schedulers.map((s) => new Option(s.className, s.name)));
+    schedulerSelect.replaceChildren(
+      new Option("Default", ""),
+      ...schedulers.map((s) => new Option(s.className, s.name)),
+    );
   } catch (error) {
-    showBanner(`Cannot reach the autopipe server: ${(error as Error).message}`);
+    if (!showKeyRefusal(error)) showBanner(`Cannot reach the autopipe server: ${(error as Error).message}`);
   }
   onTaskOrModelChange();
+}
+
+/** Keeps the typed key for this tab (an empty field forgets it) and asks the server again with it. */
+function useKey(): void {
+  const key = keyInput.value.trim();
+  if (key) sessionStorage.setItem(KEY_STORAGE, key);
+  else sessionStorage.removeItem(KEY_STORAGE);
+  keyInput.value = "";
+  keyInput.placeholder = key
+    ? "•••••• (in use; type another to replace it)"
+    : "only if the server asks for one";
+  hideBanner();
+  setKeyState("none", key ? "Checking the key…" : "No key in use.");
+  void loadChoices();
 }
 
 async function onImageChosen(): Promise<void> {
@@ -135,7 +203,12 @@ async function generate(): Promise<void> {
       mask: async () => (painter.isEmpty ? null : painter.toBlob()),
     });
   } catch (error) {
-    if (error instanceof FieldError && showFieldError(error.field, error.message)) return;
+    // Whatever an earlier run left in the result card ("Done in 15 s.", its images) is not this request's.
+    if (error instanceof FieldError && showFieldError(error.field, error.message)) {
+      view.idle("Not started: fix the highlighted field.");
+      return;
+    }
+    view.idle("Not started: see the message above.");
     showBanner((error as Error).message);
     return;
   }
@@ -145,12 +218,11 @@ async function generate(): Promise<void> {
   try {
     const submitted = await client.submitGeneration(input);
     if (submitted.__typename !== "GenerationJob") {
+      // Only a field the page has can be highlighted (`width×height`, say, highlights both); else the banner says.
+      const highlighted = showResultError(submitted);
       view.idle(
-        submitted.__typename === "InvalidInputError"
-          ? "Not started: fix the highlighted field."
-          : "Not started.",
+        highlighted ? "Not started: fix the highlighted field." : "Not started: see the message above.",
       );
-      showResultError(submitted);
       return;
     }
     currentJob = submitted.id;
@@ -176,8 +248,11 @@ async function generate(): Promise<void> {
     });
     if (result.__typename !== "Generation" && result.__typename !== "CancelledError") showResultError(result);
   } catch (error) {
-    view.setStatus("FAILED", "Lost contact with the server.");
-    showBanner((error as ClientError).message);
+    if (showKeyRefusal(error)) view.idle("Not started: the server refused the API key.");
+    else {
+      view.setStatus("FAILED", "Lost contact with the server.");
+      showBanner((error as Error).message);
+    }
   } finally {
     currentJob = null;
     setRunning(false);
@@ -199,6 +274,11 @@ async function cancel(): Promise<void> {
   }
 }
 
+byId<HTMLFormElement>("key-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  useKey();
+});
+if (sessionStorage.getItem(KEY_STORAGE)) keyInput.placeholder = "•••••• (in use; type another to replace it)";
 form.addEventListener("submit", (e) => {
   e.preventDefault();
   void generate();

@@ -20,3 +20,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   el.append(...children);
   return el;
 }
+
+/**
+ * A class name such as `StableDiffusionXLControlNetPAGImg2ImgPipeline` that a narrow screen may wrap between its
+ * words (before each capital that starts a word) rather than mid-word: the text with `<wbr>` break opportunities.
+ */
+export function wrappableName(name: string): (Node | string)[] {
+  const words = name.split(/(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])/);
+  return words.flatMap((word, i) => (i === 0 ? [word] : [document.createElement("wbr"), word]));
+}

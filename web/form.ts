@@ -103,8 +103,23 @@ export function elementForField(path: string): string | null {
   return name ? (FIELDS[name] ?? null) : null;
 }
 
-/** Shows `message` under the field `path` names; false when the page has no such field (show it elsewhere). */
+/**
+ * Shows `message` under the field `path` names; false when the page has no such field (show it elsewhere). A
+ * path naming two fields at once (`textToImage.width×height`) marks each, and the message goes under the first.
+ */
 export function showFieldError(path: string, message: string, focus = true): boolean {
+  const last = path.lastIndexOf(".");
+  const names = path.slice(last + 1).split("×");
+  if (names.length > 1) {
+    const prefix = path.slice(0, last + 1);
+    const [first, ...rest] = names;
+    if (!showFieldError(`${prefix}${first}`, message, focus)) return false;
+    for (const name of rest) {
+      const id = elementForField(`${prefix}${name}`);
+      if (id) document.getElementById(id)?.setAttribute("aria-invalid", "true");
+    }
+    return true;
+  }
   const id = elementForField(path);
   if (!id) return false;
   const error = document.getElementById(`${id === "mask" ? "maskImage" : id}-error`);

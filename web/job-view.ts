@@ -44,11 +44,14 @@ export function jobView() {
   return {
     setStatus,
 
-    /** Back to no job (a request refused before it started). */
+    /** Back to no job (a request refused before it started): nothing of an earlier run stays on show. */
     idle(message: string): void {
       setStatus("IDLE", message);
       bar.hidden = true;
       text.hidden = true;
+      previewFrame.hidden = true;
+      preview.removeAttribute("src");
+      results.replaceChildren();
     },
 
     /** A fresh run: no progress, preview or results yet. */

@@ -4,7 +4,7 @@
  * checkpoint's components. A newer request supersedes an older one still in flight.
  */
 import type { AutopipeClient, ResolvePipelineResult, Task } from "@autopipe/client";
-import { h } from "./dom.ts";
+import { h, wrappableName } from "./dom.ts";
 
 export function pipelinePanel(client: AutopipeClient, body: HTMLElement) {
   let latest = 0;
@@ -35,7 +35,7 @@ function render(r: ResolvePipelineResult): Node[] {
     return [h("p", { class: "field-error" }, r.message)];
   }
   const rows: [string, Node | string][] = [
-    ["Pipeline", h("code", { "data-testid": "pipeline-class" }, r.pipelineClass)],
+    ["Pipeline", h("code", { "data-testid": "pipeline-class" }, ...wrappableName(r.pipelineClass))],
     [
       "Runnable",
       h(
@@ -53,7 +53,7 @@ function render(r: ResolvePipelineResult): Node[] {
         ? "9-channel inpainting UNet"
         : "blend (4-channel UNet, kept area re-noised each step)",
     ]);
-  rows.push(["Checkpoint class", h("code", {}, r.sourceClass)]);
+  rows.push(["Checkpoint class", h("code", {}, ...wrappableName(r.sourceClass))]);
   rows.push(["Family", h("code", {}, r.family)]);
   rows.push(["Loaded", r.loaded ? "in memory" : "not yet (loads on first use)"]);
   const dl = h("dl", {});
@@ -70,7 +70,13 @@ function render(r: ResolvePipelineResult): Node[] {
           "tr",
           {},
           h("td", {}, h("code", {}, c.name)),
-          h("td", {}, c.className ? `${c.library ?? ""}${c.library ? "." : ""}${c.className}` : "—"),
+          h(
+            "td",
+            {},
+            ...(c.className
+              ? wrappableName(`${c.library ?? ""}${c.library ? "." : ""}${c.className}`)
+              : ["—"]),
+          ),
         ),
       ),
     ),

@@ -1,12 +1,12 @@
 /**
  * diffusers' AutoPipeline tables as plain data. Each table maps a family key (diffusers' "model_name", e.g.
  * `stable-diffusion-xl`) to the pipeline class that serves one task for that family, in diffusers' insertion
- * order, exactly as `src/diffusers/pipelines/auto_pipeline.py` of diffusers 0.40.0.dev0 (commit 0039359971)
- * defines them (with the kolors rows that diffusers appends when sentencepiece is installed). They are
- * checked against that source by test/auto-pipeline/tables-drift.test.ts, whose fixture
- * `scripts/extract-auto-pipeline-tables.ts` extracts from diffusers' file. Next to them sits a small
- * extension of our own for the ONNX Stable Diffusion classes, which diffusers' tables do not list; it is kept
- * apart so that it can never change how a class that diffusers knows is resolved.
+ * order, as `src/diffusers/pipelines/auto_pipeline.py` defines them at diffusers commit 58eb52c0803e (main,
+ * 2026-08-23, 0.40.0.dev0), with the kolors rows that diffusers appends when sentencepiece is installed.
+ * test/auto-pipeline/tables-drift.test.ts compares every table here, row by row and in order, with
+ * test/fixtures/diffusers-auto-pipeline/diffusers-auto-pipeline-tables.json, the tables as read from that file.
+ * Next to them sits a small extension of our own for the ONNX Stable Diffusion classes, which diffusers' tables
+ * do not list; it is kept apart so that it can never change how a class that diffusers knows is resolved.
  */
 
 /** A task table: family key → pipeline class name, iterated in diffusers' insertion order. */
@@ -128,6 +128,7 @@ export const AUTO_TEXT2IMAGE_PIPELINES_MAPPING: PipelineMapping = mapping([
 export const AUTO_TEXT2AUDIO_PIPELINES_MAPPING: PipelineMapping = mapping([
   ["audioldm2", "AudioLDM2Pipeline"],
   ["stable-audio", "StableAudioPipeline"],
+  ["stable-audio-3", "StableAudio3Pipeline"],
   ["longcat-audio-dit", "LongCatAudioDiTPipeline"],
 ]);
 
@@ -142,7 +143,6 @@ export const AUTO_IMAGE2IMAGE_PIPELINES_MAPPING: PipelineMapping = mapping([
   ["kandinsky22", "KandinskyV22Img2ImgCombinedPipeline"],
   ["kandinsky3", "Kandinsky3Img2ImgPipeline"],
   ["stable-diffusion-controlnet", "StableDiffusionControlNetImg2ImgPipeline"],
-  ["stable-diffusion-controlnet-pag", "StableDiffusionControlNetPAGImg2ImgPipeline"],
   ["stable-diffusion-pag", "StableDiffusionPAGImg2ImgPipeline"],
   ["stable-diffusion-xl-controlnet", "StableDiffusionXLControlNetImg2ImgPipeline"],
   ["stable-diffusion-xl-controlnet-union", "StableDiffusionXLControlNetUnionImg2ImgPipeline"],
@@ -234,7 +234,10 @@ export const AUTO_INPAINT_DECODER_PIPELINES_MAPPING: PipelineMapping = mapping([
 
 /**
  * diffusers' `SUPPORTED_TASKS_MAPPINGS`: every table, in the order in which a class name is searched for its
- * family key. The first table, and within it the first row, that lists the class wins.
+ * family key. The first table, and within it the first row, that lists the class wins. The table file the drift
+ * test reads does not record this list: the three image tables first and the three decoder tables last is the
+ * order of diffusers' file at commit 8091ba898748 (which had only those six); where the video and audio tables
+ * sit between them has not been checked against a copy of diffusers' file.
  */
 export const SUPPORTED_TASKS_MAPPINGS: readonly PipelineMapping[] = Object.freeze([
   AUTO_TEXT2IMAGE_PIPELINES_MAPPING,

@@ -31,12 +31,26 @@ export function authenticate(request: Request, keys: KeyRing): Auth | null {
   const match = /^Bearer[ ]+(\S+)\s*$/i.exec(header);
   const auth = match?.[1] ? keys.verify(match[1]) : null;
   if (auth) return auth;
-  throw createGraphQLError(header ? "Invalid API key" : "Missing API key: send Authorization: Bearer <key>", {
+  throw createGraphQLError(refusal(header, match !== null), {
     extensions: {
       code: "UNAUTHENTICATED",
       http: { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="autopipe"' } },
     },
   });
+}
+
+/** Why an Authorization header was refused; never shows the key that was sent. */
+function refusal(header: string, bearer: boolean): string {
+  if (!header.trim()) return "Missing API key: send Authorization: Bearer <key>";
+  if (bearer) return "Invalid API key";
+  if (/^bearer$/i.test(header.trim()))
+    return "Missing API key after 'Bearer': send Authorization: Bearer <key>";
+  const scheme = /^(\S+)\s+\S/.exec(header.trim())?.[1];
+  // A lone token is a key sent without its scheme; a known scheme word is shown, never anything after it.
+  if (scheme === undefined) return "The Authorization header has no scheme: send Authorization: Bearer <key>";
+  if (/^bearer$/i.test(scheme)) return "Invalid API key";
+  const shown = /^[A-Za-z][A-Za-z0-9-]{0,19}$/.test(scheme) ? `'${scheme}'` : "given";
+  return `The Authorization scheme ${shown} is not accepted: send Authorization: Bearer <key>`;
 }
 
 /** What a context must carry for `requireScope`. */

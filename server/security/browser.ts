@@ -6,8 +6,7 @@
  * only scripts can set; the bundled client sends `graphql-require-preflight` with multipart uploads, and JSON
  * bodies are preflighted by browsers anyway. Pages served by the server itself are same-origin and unaffected.
  */
-import { useCSRFPrevention } from "@graphql-yoga/plugin-csrf-prevention";
-import type { Plugin } from "graphql-yoga";
+import { createGraphQLError, type Plugin } from "graphql-yoga";
 
 /** Headers a cross-origin page may send once its origin is allowed. */
 export const CORS_ALLOWED_HEADERS = [
@@ -45,6 +44,28 @@ export function corsPolicy(allowedOrigins: readonly string[]): (request: Request
   };
 }
 
+/** Content types a browser sends without a preflight (the list of `@graphql-yoga/plugin-csrf-prevention` 3.24.1). */
+const SIMPLE_CONTENT_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
+
+/**
+ * The check of `@graphql-yoga/plugin-csrf-prevention` (a request a browser sends without a preflight must carry
+ * one of `CSRF_HEADERS`), with a refusal that says which header to send: its own reads only "Required CSRF
+ * header(s) not present", which leaves a `curl` user guessing.
+ */
 export function csrfPrevention(): Plugin {
-  return useCSRFPrevention({ requestHeaders: CSRF_HEADERS }) as Plugin;
+  return {
+    onRequestParse({ request }) {
+      const contentType = request.headers.get("content-type")?.toLowerCase();
+      const simple = !contentType || SIMPLE_CONTENT_TYPES.some((type) => contentType.startsWith(type));
+      if (!simple || CSRF_HEADERS.some((name) => request.headers.has(name))) return;
+      const what = contentType
+        ? contentType.split(";")[0]
+        : `a ${request.method} request without a content-type`;
+      throw createGraphQLError(
+        `Required CSRF header(s) not present: ${what} needs the header 'graphql-require-preflight: 1' ` +
+          `(or '${CSRF_HEADERS[1]}'), e.g. curl -H 'graphql-require-preflight: 1'`,
+        { extensions: { code: "CSRF_HEADER_REQUIRED", http: { status: 403 } } },
+      );
+    },
+  };
 }

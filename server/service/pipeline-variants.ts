@@ -14,7 +14,7 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import { cacheFolderName } from "../checkpoints/model-id.ts";
 import type { Config } from "../config.ts";
 import type { Services } from "../context.ts";
-import { InvalidInputError, showValue } from "../errors.ts";
+import { ConfigError, InvalidInputError, showValue } from "../errors.ts";
 import { MAX_PROMPT_CHARS } from "../pipelines/validate.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { CONFIG_FIELDS, mergeOverrides, type PipelineConfigOverrides } from "./pipeline-config.ts";
@@ -250,11 +250,11 @@ export function loadPipelinesFile(
   try {
     parsed = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new Error(`${where}: cannot read it as JSON: ${(error as Error).message}`);
+    throw new ConfigError(`${where}: cannot read it as JSON: ${oneLine((error as Error).message)}`);
   }
   const entries = Array.isArray(parsed) ? parsed : (parsed as { pipelines?: unknown } | null)?.pipelines;
   if (!Array.isArray(entries))
-    throw new Error(`${where}: expected {"pipelines": [...]} or an array of entries`);
+    throw new ConfigError(`${where}: expected {"pipelines": [...]} or an array of entries`);
   entries.forEach((entry: unknown, i) => {
     const e = (entry ?? {}) as Record<string, unknown>;
     const label = `${where}: entry ${i}${typeof e.name === "string" ? ` ('${e.name}')` : ""}`;
@@ -306,12 +306,17 @@ export function loadPipelinesFile(
       });
     } catch (error) {
       if (error instanceof InvalidInputError) {
-        throw new Error(`${label}, field ${error.field}: ${error.value} (allowed: ${error.allowed})`);
+        throw new ConfigError(`${label}, field ${error.field}: ${error.value} (allowed: ${error.allowed})`);
       }
       throw error;
     }
   });
   return variants;
+}
+
+/** A message on one line (JSON.parse's may quote a fragment of the file with its line breaks). */
+function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, " ");
 }
 
 /** Whether `name` is a checkpoint id of the models directory or the Hugging Face cache (checked synchronously). */

@@ -108,6 +108,21 @@ describe("resolvePipeline over HTTP", () => {
     });
   });
 
+  it("SD 1.5 + controlnet + PAG has no image-to-image pipeline in diffusers: diffusers' message", async () => {
+    const r = await resolve({
+      model: "runwayml/stable-diffusion-v1-5",
+      task: "IMAGE_TO_IMAGE",
+      controlnet: true,
+      enablePag: true,
+    });
+    expect(r).toMatchObject({
+      __typename: "UnsupportedPipelineError",
+      message:
+        "AutoPipeline can't find a pipeline linked to StableDiffusionControlNetPAGPipeline for stable-diffusion-controlnet-pag",
+      checkpointClass: "StableDiffusionPipeline",
+    });
+  });
+
   it("shap-e img2img has no image-to-image pipeline: diffusers' message verbatim", async () => {
     const r = await resolve({ model: "openai/shap-e-img2img", task: "IMAGE_TO_IMAGE" });
     expect(r).toMatchObject({

@@ -137,4 +137,40 @@ describe("AUTOPIPE_PIPELINES_FILE", () => {
     expect(child.stdout).not.toContain("listening");
     expect(child.stderr).toMatch(/entry 0 \('x'\), field config\.width: -8 \(allowed: a positive integer\)/);
   });
+
+  it("a malformed file is one line on stderr naming the entry and the field, exit 1, no stack trace", async () => {
+    const target = await file("one-line.json", {
+      pipelines: [
+        { name: "ok", from: "tiny-sd", task: "TEXT_TO_IMAGE" },
+        { name: "bad", from: "tiny-sd", task: "TXT2IMG" },
+      ],
+    });
+    const child = spawnSync(process.execPath, ["--import", "tsx", "server/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: "0", AUTOPIPE_PIPELINES_FILE: target },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(child.status).toBe(1);
+    const lines = child.stderr.split("\n").filter((line) => line.trim() && !line.startsWith("npm warn"));
+    expect(lines).toEqual([
+      "autopipe: cannot start: AUTOPIPE_PIPELINES_FILE (one-line.json): entry 1 ('bad'), field task: " +
+        '"TXT2IMG" (allowed: TEXT_TO_IMAGE, IMAGE_TO_IMAGE, INPAINTING)',
+    ]);
+  });
+
+  it("a file that is not JSON is one line too", async () => {
+    const target = await file("broken.json", '{ "pipelines": [\n  { "name": "x", }\n] }');
+    const child = spawnSync(process.execPath, ["--import", "tsx", "server/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: "0", AUTOPIPE_PIPELINES_FILE: target },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(child.status).toBe(1);
+    expect(child.stderr).not.toMatch(/^\s+at /m);
+    expect(child.stderr).toMatch(
+      /^autopipe: cannot start: AUTOPIPE_PIPELINES_FILE \(broken\.json\): cannot read it as JSON: /m,
+    );
+  });
 });
