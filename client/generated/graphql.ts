@@ -112,6 +112,8 @@ export type JobStatus =
 
 /** Overrides of a pipeline's config; fields left out keep the value they had. */
 export type PipelineConfigInput = {
+  /** For a single-file checkpoint (`name.safetensors`): the id of a diffusers-layout checkpoint to take the component configs, scheduler and tokenizers from, as diffusers' `from_single_file(…, config=…)`. */
+  configFrom?: string | null | undefined;
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   negativePrompt?: string | null | undefined;

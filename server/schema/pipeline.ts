@@ -49,6 +49,10 @@ export const CheckpointFormatEnum = builder.enumType("CheckpointFormat", {
       description:
         "diffusers' own layout (component folders with config.json + safetensors weights): the graphs are built from the configs.",
     },
+    SINGLE_FILE: {
+      description:
+        "One `.safetensors` file in the original (LDM / sgm) layout, as diffusers' `from_single_file` loads it: the graphs are built from the configs of a diffusers-layout checkpoint (`configFrom`) with the file's weights.",
+    },
   } as const,
 });
 
@@ -96,6 +100,11 @@ export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("Pipel
       resolve: (r, _args, { services }) => services.pipelines.has(r.checkpoint),
     }),
     reason: t.exposeString("reason", { nullable: true, description: "Why not, when `runnable` is false." }),
+    notes: t.stringList({
+      description:
+        "What to know about the weights: a single file's keys that no graph reads, training state ignored.",
+      resolve: (r) => [...(r.notes ?? [])],
+    }),
     inpaintingMode: t.field({
       type: InpaintingModeEnum,
       nullable: true,
@@ -122,7 +131,8 @@ builder.queryField("resolvePipeline", (t) =>
     args: {
       model: t.arg.string({
         required: true,
-        description: "`name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe).",
+        description:
+          "`name`, `org/name` or `org/name@revision`; a single file `name.safetensors` or `org/repo/file.safetensors`; or a named pipeline (fromPipe).",
       }),
       task: t.arg({ type: TaskEnum, required: true }),
       controlnet: t.arg.boolean({ defaultValue: false }),
@@ -138,6 +148,7 @@ builder.queryField("resolvePipeline", (t) =>
           args.task,
           { controlnet: args.controlnet ?? false, enablePag: args.enablePag ?? false },
           target.overrides.variant ?? null,
+          target.overrides.configFrom ?? null,
         );
         return { ...resolution, model: args.model, overrides: target.overrides };
       }, [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError]),
