@@ -148,7 +148,7 @@ export async function checkSingleFile(
       }
     } catch (error) {
       if (!(error instanceof AutopipeError)) throw error;
-      graphReasons[graph] = `${graph}: ${error.message}`;
+      graphReasons[graph] = error.message;
     }
   }
   const converted = convertSingleFile(shapesOf(opened), [...maps.values()]);
