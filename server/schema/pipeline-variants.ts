@@ -56,7 +56,7 @@ export const PipelineConfigType = builder.objectRef<PipelineConfig>("PipelineCon
     configFrom: t.exposeString("configFrom", {
       nullable: true,
       description:
-        "For a single-file checkpoint: the diffusers-layout checkpoint its configs, scheduler and tokenizers come from (diffusers' `from_single_file(config=…)`); null: the reference repo of the file's type, when it is on disk.",
+        "For a single-file checkpoint: the diffusers-layout checkpoint its configs, scheduler and tokenizers come from (diffusers' `from_single_file(config=…)`; without one, the reference repo of the file's type when it is on disk); null otherwise.",
     }),
   }),
 });

@@ -19,7 +19,7 @@ export interface PipelineConfig {
   readonly height: number | null;
   /** The weights variant loaded (`fp16` → `*.fp16.safetensors`); null for the plain files. */
   readonly variant: string | null;
-  /** A single file's config checkpoint (diffusers' `from_single_file(config=…)`); null: none named. */
+  /** A single file's config checkpoint (diffusers' `from_single_file(config=…)`, or the reference repo used). */
   readonly configFrom: string | null;
 }
 
@@ -112,6 +112,6 @@ export async function effectiveConfig(
     width: overrides.width ?? side,
     height: overrides.height ?? side,
     variant: overrides.variant ?? null,
-    configFrom: overrides.configFrom ?? null,
+    configFrom: overrides.configFrom ?? checkpoint.singleFile?.configFrom ?? null,
   };
 }

@@ -298,6 +298,28 @@ describe("single-file checkpoints over GraphQL", () => {
     expect(badId).toMatchObject({ __typename: "InvalidInputError", field: "config.configFrom" });
   });
 
+  it("without configFrom, the reference repo diffusers would fetch is used when it is on disk", async () => {
+    const models = path.join(tmp, "models-with-reference");
+    mkdirSync(models);
+    copyFileSync(MINI_SD, path.join(models, "sd15.safetensors"));
+    copyConfigs(path.join(models, "runwayml", "stable-diffusion-v1-5"));
+    const withReference = createTestApp({ AUTOPIPE_MODELS_DIR: models });
+    try {
+      const body = await withReference.gql<{ resolvePipeline: Record<string, unknown> }>(RESOLVE, {
+        model: "sd15.safetensors",
+        task: "IMAGE_TO_IMAGE",
+      });
+      expect(body.data!.resolvePipeline).toMatchObject({
+        pipelineClass: "StableDiffusionImg2ImgPipeline",
+        runnable: true,
+        reason: null,
+        config: { configFrom: "runwayml/stable-diffusion-v1-5" },
+      });
+    } finally {
+      await withReference.close();
+    }
+  });
+
   it("AUTOPIPE_PIPELINES_FILE accepts configFrom (and refuses one outside the id grammar)", async () => {
     const good = path.join(tmp, "pipelines.json");
     const entry = {
