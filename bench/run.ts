@@ -17,12 +17,16 @@
  *   vs the current one (fused attention, memory plan), side by side.
  * - mid-sd: SD 1.5's structure at reduced width: cold load first vs cached, the UNet step at 512² unfused vs fused
  *   (time, peak and retained memory), memory after a 512² generation, 256² end-to-end vs session.run and PyTorch.
+ * - diffusers-checkpoints: graphs built from diffusers' safetensors folders (mini-sd, and random weights at mid-sd's
+ *   widths; SD 1.5's with AUTOPIPE_BENCH_SD15=1): first and second load against the exported ONNX, the UNet step at
+ *   512² built vs exported-and-fused, resident memory over the fp32 weights.
  * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;
  *   checkpoint loads per worker with and without affinity (needs redis-server).
  */
 import os from "node:os";
 import { benchCache } from "./cache.ts";
 import { benchControlPlane } from "./control-plane.ts";
+import { benchDiffusersCheckpoints } from "./diffusers-checkpoints.ts";
 import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobs } from "./jobs.ts";
@@ -50,6 +54,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "graphql-limits": benchGraphqlLimits,
   "memory-peak": benchMemoryPeak,
   "redis-jobs": benchRedisJobs,
+  "diffusers-checkpoints": benchDiffusersCheckpoints,
 };
 
 const wanted = process.argv.slice(2);

@@ -197,7 +197,9 @@ export class UnsupportedComponentError extends AutopipeError {
     readonly key: string,
     readonly value: string,
     readonly detail = "not supported",
+    /** The whole message, where "key = value is detail" does not read well (weights). */
+    message?: string,
   ) {
-    super(`${component}: ${key} = ${value} is ${detail}`);
+    super(message ?? `${component}: ${key} = ${value} is ${detail}`);
   }
 }

@@ -43,7 +43,7 @@ export type GraphSource =
       readonly weightFiles: readonly string[];
       /** Set when the weights are a single file's, read through the key map of a file of this type. */
       readonly singleFile?: { readonly type: SingleFileType };
-      /** Bytes of this component's tensors when the weight file holds more (a single file). */
+      /** fp32 bytes of this component's tensors when the weight file holds more (a single file). */
       readonly weightBytes?: number;
     }
   | { readonly kind: "missing"; readonly reason: string };

@@ -1,8 +1,10 @@
 /**
  * Downloads from the Hugging Face Hub into the Hugging Face cache layout (`models--org--name/blobs`, `snapshots/
- * <commit>`, `refs/<revision>`), so that Python and this server share one cache. Only what an ONNX diffusers
- * checkpoint needs is fetched: model_index.json first, then the `.json`, `.txt`, `.onnx`, `.pb` and `.onnx_data`
- * files of the component folders it names — never PyTorch weights or sample images. `refs/<revision>` is written
+ * <commit>`, `refs/<revision>`), so that Python and this server share one cache. Only what a diffusers checkpoint
+ * needs is fetched: model_index.json first, then, in the component folders it names, the `.json` and `.txt` files
+ * and the weights — an ONNX export's `.onnx`, `.pb` and `.onnx_data` where the folder has one, otherwise the
+ * safetensors files `from_pretrained(use_safetensors=True, variant=…)` reads (the variant's where the folder has
+ * them, else the plain ones, with their shards) — never pickle weights (`.bin`, `.ckpt`, `.pt`) or sample images. `refs/<revision>` is written
  * last, so an interrupted download is never mistaken for a complete checkpoint and is resumed by the next one.
  */
 import fs from "node:fs/promises";
@@ -22,6 +24,8 @@ export interface DownloadRequest {
   readonly cacheDir: string;
   /** `config.hfToken`, for gated or private repos. */
   readonly accessToken: string | undefined;
+  /** The weights variant asked for (`fp16`): its safetensors files are fetched where a folder has them. */
+  readonly variant?: string | null;
 }
 
 /**
@@ -75,6 +79,41 @@ export const CHECKPOINT_FILE_EXTENSIONS: readonly string[] = [".json", ".txt", "
 
 const COMMIT_HASH = /^[0-9a-f]{40}$/;
 
+/** diffusers' / transformers' safetensors weight names: `stem[.variant][-0000k-of-0000n].safetensors`. */
+const SAFETENSORS_WEIGHTS =
+  /^(?:diffusion_pytorch_model|model)(?:\.([A-Za-z0-9_-]+))?(?:-\d+-of-\d+)?\.safetensors$/;
+
+/**
+ * The files of a repo listing a download fetches: `isCheckpointFile` ones, plus, in component folders without an
+ * ONNX graph, the safetensors weights of `variant` where the folder has them, else the plain ones.
+ *
+ * @example
+ * checkpointFiles(["unet/config.json", "unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.fp16.safetensors"], new Set(["unet"]), "fp16");
+ * // → ["unet/config.json", "unet/diffusion_pytorch_model.fp16.safetensors"]
+ */
+export function checkpointFiles(
+  listing: readonly string[],
+  components: ReadonlySet<string>,
+  variant: string | null = null,
+): string[] {
+  const onnxFolders = new Set(listing.filter((f) => f.endsWith(".onnx")).map((f) => f.split("/")[0]));
+  const weights = new Map<string, { plain: string[]; variant: string[] }>();
+  for (const file of listing) {
+    const [folder, name, ...deeper] = file.split("/");
+    if (!folder || !name || deeper.length > 0 || !components.has(folder) || onnxFolders.has(folder)) continue;
+    const match = SAFETENSORS_WEIGHTS.exec(name);
+    if (!match || !isPlainRelativePath(file)) continue;
+    const entry = weights.get(folder) ?? { plain: [], variant: [] };
+    if (match[1] === undefined) entry.plain.push(file);
+    else if (match[1] === variant) entry.variant.push(file);
+    weights.set(folder, entry);
+  }
+  const picked = new Set<string>();
+  for (const { plain, variant: own } of weights.values())
+    for (const f of own.length > 0 ? own : plain) picked.add(f);
+  return listing.filter((f) => isCheckpointFile(f, components) || picked.has(f));
+}
+
 /**
  * Whether a repo file belongs to an ONNX diffusers checkpoint with these components: inside one of their
  * folders, with one of `CHECKPOINT_FILE_EXTENSIONS`.
@@ -92,7 +131,7 @@ export function isCheckpointFile(file: string, components: ReadonlySet<string>):
 }
 
 /**
- * Downloads an ONNX diffusers checkpoint from the Hub into the cache layout under `request.cacheDir`, and
+ * Downloads a diffusers checkpoint (ONNX export or safetensors) from the Hub into the cache layout under `request.cacheDir`, and
  * returns its snapshot folder. Files already in the cache are not fetched again.
  *
  * @example
@@ -116,10 +155,11 @@ export async function downloadDiffusersCheckpoint(
   const index = await readModelIndexFile(repo, indexReal);
   const components = new Set(index.components.map((component) => component.name));
 
-  const files: string[] = [];
+  const listing: string[] = [];
   for await (const entry of hub.listFiles(repo, commit, accessToken)) {
-    if (entry.type === "file" && isCheckpointFile(entry.path, components)) files.push(entry.path);
+    if (entry.type === "file") listing.push(entry.path);
   }
+  const files = checkpointFiles(listing, components, request.variant ?? null);
   // One at a time: the big files dominate, and each already streams at full speed.
   for (const file of files) await hub.downloadFile(repo, commit, file, cacheDir, accessToken);
 

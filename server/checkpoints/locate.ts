@@ -103,10 +103,10 @@ export class CheckpointLocator {
    * id with `@revision` skips the models directory, which has no revisions. Throws `InvalidInputError` for a
    * malformed id or one resolving outside its root, `ModelNotFoundError` when no place has it.
    */
-  async locate(id: string): Promise<LocatedCheckpoint> {
+  async locate(id: string, options: { readonly variant?: string | null } = {}): Promise<LocatedCheckpoint> {
     const known = this.found.get(id);
     if (known && performance.now() - known.at < this.revalidateMs) return known.checkpoint;
-    const checkpoint = await this.lookUp(id);
+    const checkpoint = await this.lookUp(id, options.variant ?? null);
     if (this.revalidateMs > 0) {
       // Only ids that name a checkpoint are kept, so the map is as small as what is on disk.
       this.found.delete(id);
@@ -130,14 +130,14 @@ export class CheckpointLocator {
   /** `locate` without the Hub: null when neither the models directory nor the cache has `id`. */
   async locateLocal(id: string): Promise<LocatedCheckpoint | null> {
     try {
-      return await this.lookUp(id, false);
+      return await this.lookUp(id, null, false);
     } catch (error) {
       if (error instanceof ModelNotFoundError) return null;
       throw error;
     }
   }
 
-  private async lookUp(id: string, mayDownload = true): Promise<LocatedCheckpoint> {
+  private async lookUp(id: string, variant: string | null, mayDownload = true): Promise<LocatedCheckpoint> {
     const { repo, revision } = validateModelId(id);
     const searched: string[] = [];
     if (revision === null) {
@@ -151,7 +151,7 @@ export class CheckpointLocator {
     if (!this.config.allowDownload || !mayDownload) {
       throw new ModelNotFoundError(id, [...searched, "Hugging Face Hub (downloads disabled)"]);
     }
-    await this.downloadOnce(id, repo, revision ?? "main", searched);
+    await this.downloadOnce(id, repo, revision ?? "main", searched, variant);
     const downloaded = await this.guard(id, () => this.fromCache(id, repo, revision, "HUB"));
     if (downloaded) return downloaded;
     throw new ModelNotFoundError(id, [...searched, "Hugging Face Hub (no model_index.json)"]);
@@ -231,8 +231,14 @@ export class CheckpointLocator {
   }
 
   /** Downloads `repo@revision` unless the same download is already running, then waits for it. */
-  private async downloadOnce(id: string, repo: string, revision: string, searched: string[]): Promise<void> {
-    const key = `${repo}@${revision}`;
+  private async downloadOnce(
+    id: string,
+    repo: string,
+    revision: string,
+    searched: string[],
+    variant: string | null,
+  ): Promise<void> {
+    const key = `${repo}@${revision}#${variant ?? ""}`;
     let running = this.downloads.get(key);
     if (!running) {
       running = this.download({
@@ -240,6 +246,7 @@ export class CheckpointLocator {
         revision,
         cacheDir: this.config.hfHubCache,
         accessToken: this.config.hfToken,
+        variant,
       }).finally(() => this.downloads.delete(key));
       this.downloads.set(key, running);
     }

@@ -46,6 +46,11 @@ export interface WeightRef {
 /** Weights by the names the model modules ask for (diffusers' / transformers' parameter names). */
 export interface WeightSource {
   get(name: string): WeightRef | undefined;
+  /**
+   * Told the shape the model expects before `get(name)` (optional): a source that makes weights up — the
+   * benchmarks' random checkpoints — learns the parameter list of a config this way.
+   */
+  expect?(name: string, shape: readonly number[]): void;
 }
 
 export type ElemType = "float32" | "int64" | "int32" | "bool";
@@ -146,13 +151,15 @@ export class GraphBuilder {
   weight(name: string, shape: readonly number[]): Value {
     const cached = this.weightValues.get(name);
     if (cached) return cached;
+    this.weights.expect?.(name, shape);
     const ref = this.weights.get(name);
     if (!ref)
       throw new UnsupportedComponentError(
         this.options.component,
         `weight '${name}'`,
         "missing",
-        `missing (expected shape [${shape.join(", ")}])`,
+        "missing",
+        `${this.options.component}: weight '${name}' (shape [${shape.join(", ")}]) is missing from the weights`,
       );
     const stored = ref.shape;
     const expectedElements = shape.reduce((a, b) => a * b, 1);
@@ -168,8 +175,9 @@ export class GraphBuilder {
       throw new UnsupportedComponentError(
         this.options.component,
         `weight '${name}'`,
-        `of shape [${stored.join(", ")}]`,
-        `of the wrong shape: the config needs [${shape.join(", ")}]`,
+        `[${stored.join(", ")}]`,
+        "of the wrong shape",
+        `${this.options.component}: weight '${name}' has shape [${stored.join(", ")}] but the config needs [${shape.join(", ")}]`,
       );
     }
     this.usedWeights.add(name);
@@ -222,6 +230,7 @@ export class GraphBuilder {
         `weight '${name}'`,
         "in another folder",
         "stored outside the component's folder",
+        `${this.options.component}: weight '${name}' is stored outside the component's folder`,
       );
     }
     const entry = (key: string, value: string) => onnx.StringStringEntryProto.create({ key, value });

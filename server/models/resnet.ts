@@ -9,6 +9,7 @@ import { conv2d, groupNorm, linear, silu } from "../graph-builder/nn.ts";
 export interface ResnetBlock2DOptions {
   readonly inChannels: number;
   readonly outChannels: number;
+  /** `temb_channels`: the time embedding's width; 0 for blocks without one (the VAE's). */
   readonly tembChannels: number;
   readonly groups: number;
   readonly eps: number;
@@ -23,18 +24,32 @@ export interface ResnetBlock2DOptions {
 
 /**
  * `ResnetBlock2D` with act_fn silu. `temb` arrives already activated (silu(emb), or emb itself with
- * `resnet_skip_time_act`): it is the same for every block, so the UNet computes it once.
+ * `resnet_skip_time_act`): it is the same for every block, so the UNet computes it once. Without `temb`
+ * (`temb_channels=None`, the VAE's blocks) there is no `time_emb_proj`.
  */
 export function resnetBlock2D(
   g: GraphBuilder,
   x: Value,
-  temb: Value,
+  temb: Value | undefined,
   prefix: string,
   options: ResnetBlock2DOptions,
 ): Value {
   const { inChannels, outChannels, groups, eps } = options;
   let h = silu(g, groupNorm(g, x, `${prefix}.norm1`, inChannels, groups, eps));
   h = conv2d(g, h, `${prefix}.conv1`, inChannels, outChannels, 3, { padding: 1 });
+  if (temb === undefined) {
+    // Dropout is the identity at inference.
+    h = conv2d(
+      g,
+      silu(g, groupNorm(g, h, `${prefix}.norm2`, outChannels, groups, eps)),
+      `${prefix}.conv2`,
+      outChannels,
+      outChannels,
+      3,
+      { padding: 1 },
+    );
+    return residual(g, x, h, prefix, options);
+  }
   const scaleShift = options.timeEmbeddingNorm === "scale_shift";
   const projected = linear(
     g,
@@ -53,7 +68,12 @@ export function resnetBlock2D(
     h = groupNorm(g, g.op("Add", [h, t]), `${prefix}.norm2`, outChannels, groups, eps);
   }
   h = conv2d(g, silu(g, h), `${prefix}.conv2`, outChannels, outChannels, 3, { padding: 1 });
-  // use_in_shortcut: a 1×1 convolution when the channel count changes.
+  return residual(g, x, h, prefix, options);
+}
+
+/** (shortcut(x) + h) / output_scale_factor; the shortcut is a 1×1 convolution when the channel count changes. */
+function residual(g: GraphBuilder, x: Value, h: Value, prefix: string, options: ResnetBlock2DOptions): Value {
+  const { inChannels, outChannels } = options;
   const shortcut =
     inChannels !== outChannels ? conv2d(g, x, `${prefix}.conv_shortcut`, inChannels, outChannels, 1) : x;
   const out = g.op("Add", [shortcut, h]);
@@ -80,9 +100,23 @@ export function downsample2D(
 /**
  * `Upsample2D(use_conv=True)`: nearest-neighbour upsampling to the height and width of `like` (the skip it will
  * be concatenated with; that is diffusers' `upsample_size` when the input size is not a multiple of the total
- * downsampling factor, and exactly 2× otherwise), then a 3×3 convolution.
+ * downsampling factor, and exactly 2× otherwise), then a 3×3 convolution. Without `like` (the VAE decoder): ×2.
  */
-export function upsample2D(g: GraphBuilder, x: Value, like: Value, prefix: string, channels: number): Value {
+export function upsample2D(
+  g: GraphBuilder,
+  x: Value,
+  like: Value | undefined,
+  prefix: string,
+  channels: number,
+): Value {
+  if (like === undefined) {
+    const up = g.op("Resize", [x, undefined, g.floats([1, 1, 2, 2])], {
+      mode: "nearest",
+      coordinate_transformation_mode: "asymmetric",
+      nearest_mode: "floor",
+    });
+    return conv2d(g, up, `${prefix}.conv`, channels, channels, 3, { padding: 1 });
+  }
   const xShape = g.op("Shape", [x]);
   const sizes = g.op(
     "Concat",

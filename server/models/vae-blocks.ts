@@ -1,7 +1,7 @@
 /**
  * The blocks of diffusers' AutoencoderKL as graph functions, each reading the weights under the prefix diffusers
  * gives it: `Encoder` and `Decoder` (vae.py), `DownEncoderBlock2D`, `UpDecoderBlock2D` and `UNetMidBlock2D`
- * (unet_2d_blocks.py), `ResnetBlock2D` without a time embedding, `Downsample2D` and `Upsample2D`, and the mid
+ * (unet_2d_blocks.py), and the mid
  * block's one-head `Attention` with its input GroupNorm. The VAE builds all of them with `resnet_eps` 1e-6 and
  * `output_scale_factor` 1.
  *
@@ -12,7 +12,7 @@
  * `resnet_eps`, `residual_connection=True`, `bias=True`) and resnet per layer), models/downsampling.py at
  * 0b011181c92d (Downsample2D: padding 0 → F.pad (0, 1, 0, 1) then a stride-2 3×3 conv) and models/resnet.py at
  * 00194089c74a (ResnetBlock2D: norm1 → SiLU → conv1 → norm2 → SiLU → conv2, 1×1 `conv_shortcut` when the channel
- * count changes). The VAE-local ResnetBlock2D here has no time embedding; the UNet's shares its weight names.
+ * count changes). ResnetBlock2D (without a time embedding), Downsample2D and Upsample2D are the UNet's (./resnet.ts).
  */
 import type { GraphBuilder, Value } from "../graph-builder/graph-builder.ts";
 import {
@@ -24,6 +24,7 @@ import {
   silu,
   toTokens,
 } from "../graph-builder/nn.ts";
+import { downsample2D, resnetBlock2D as resnet, upsample2D } from "./resnet.ts";
 
 /** The GroupNorm epsilon of every VAE block (`resnet_eps` and `conv_norm_out`). */
 export const VAE_NORM_EPS = 1e-6;
@@ -34,8 +35,8 @@ export interface VaeBlockOptions {
   readonly eps: number;
 }
 
-/** ResnetBlock2D with `temb_channels=None`: (x + conv2(silu(norm2(conv1(silu(norm1(x))))))) with a 1×1 shortcut. */
-export function resnetBlock2D(
+/** ResnetBlock2D with `temb_channels=None` (./resnet.ts): output_scale_factor 1, no time embedding. */
+function resnetBlock2D(
   g: GraphBuilder,
   x: Value,
   prefix: string,
@@ -43,40 +44,15 @@ export function resnetBlock2D(
   outChannels: number,
   { groups, eps }: VaeBlockOptions,
 ): Value {
-  let h = silu(g, groupNorm(g, x, `${prefix}.norm1`, inChannels, groups, eps));
-  h = conv2d(g, h, `${prefix}.conv1`, inChannels, outChannels, 3, { padding: 1 });
-  h = silu(g, groupNorm(g, h, `${prefix}.norm2`, outChannels, groups, eps));
-  // Dropout is the identity at inference.
-  h = conv2d(g, h, `${prefix}.conv2`, outChannels, outChannels, 3, { padding: 1 });
-  const shortcut =
-    inChannels === outChannels ? x : conv2d(g, x, `${prefix}.conv_shortcut`, inChannels, outChannels, 1);
-  return g.op("Add", [shortcut, h]);
-}
-
-/**
- * Downsample2D with `use_conv=True, padding=0`: diffusers pads right and bottom by one (F.pad (0, 1, 0, 1)), then
- * a 3×3 stride-2 conv; the pad is the conv's own asymmetric `pads` here.
- */
-export function downsample2D(g: GraphBuilder, x: Value, prefix: string, channels: number): Value {
-  return g.op(
-    "Conv",
-    [
-      x,
-      g.weight(`${prefix}.conv.weight`, [channels, channels, 3, 3]),
-      g.weight(`${prefix}.conv.bias`, [channels]),
-    ],
-    { kernel_shape: [3, 3], strides: [2, 2], pads: [0, 0, 1, 1] },
-  );
-}
-
-/** Upsample2D with `use_conv=True`: nearest-neighbour ×2 (F.interpolate, mode "nearest"), then a 3×3 conv. */
-export function upsample2D(g: GraphBuilder, x: Value, prefix: string, channels: number): Value {
-  const up = g.op("Resize", [x, undefined, g.floats([1, 1, 2, 2])], {
-    mode: "nearest",
-    coordinate_transformation_mode: "asymmetric",
-    nearest_mode: "floor",
+  return resnet(g, x, undefined, prefix, {
+    inChannels,
+    outChannels,
+    tembChannels: 0,
+    groups,
+    eps,
+    timeEmbeddingNorm: "default",
+    outputScaleFactor: 1,
   });
-  return conv2d(g, up, `${prefix}.conv`, channels, channels, 3, { padding: 1 });
 }
 
 /**
@@ -115,15 +91,14 @@ export function unetMidBlock2D(
   return resnetBlock2D(g, h, `${prefix}.resnets.1`, channels, channels, options);
 }
 
-/** DownEncoderBlock2D: `layers` resnets (the first changes the channel count), then an optional downsampler. */
-export function downEncoderBlock2D(
+/** `layers` ResnetBlock2Ds under `${prefix}.resnets.N`; the first changes the channel count. */
+function resnets(
   g: GraphBuilder,
   x: Value,
   prefix: string,
   inChannels: number,
   outChannels: number,
   layers: number,
-  addDownsample: boolean,
   options: VaeBlockOptions,
 ): Value {
   let h = x;
@@ -137,7 +112,23 @@ export function downEncoderBlock2D(
       options,
     );
   }
-  return addDownsample ? downsample2D(g, h, `${prefix}.downsamplers.0`, outChannels) : h;
+  return h;
+}
+
+/** DownEncoderBlock2D: `layers` resnets (the first changes the channel count), then an optional downsampler. */
+export function downEncoderBlock2D(
+  g: GraphBuilder,
+  x: Value,
+  prefix: string,
+  inChannels: number,
+  outChannels: number,
+  layers: number,
+  addDownsample: boolean,
+  options: VaeBlockOptions,
+): Value {
+  const h = resnets(g, x, prefix, inChannels, outChannels, layers, options);
+  // Downsample2D with padding 0 (diffusers pads right and bottom by one, then a stride-2 3×3 conv).
+  return addDownsample ? downsample2D(g, h, `${prefix}.downsamplers.0`, outChannels, 0) : h;
 }
 
 /** UpDecoderBlock2D: `layers` resnets (the first changes the channel count), then an optional upsampler. */
@@ -151,18 +142,8 @@ export function upDecoderBlock2D(
   addUpsample: boolean,
   options: VaeBlockOptions,
 ): Value {
-  let h = x;
-  for (let i = 0; i < layers; i++) {
-    h = resnetBlock2D(
-      g,
-      h,
-      `${prefix}.resnets.${i}`,
-      i === 0 ? inChannels : outChannels,
-      outChannels,
-      options,
-    );
-  }
-  return addUpsample ? upsample2D(g, h, `${prefix}.upsamplers.0`, outChannels) : h;
+  const h = resnets(g, x, prefix, inChannels, outChannels, layers, options);
+  return addUpsample ? upsample2D(g, h, undefined, `${prefix}.upsamplers.0`, outChannels) : h;
 }
 
 export interface CoderConfig {

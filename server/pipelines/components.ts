@@ -18,10 +18,11 @@ import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
 import type { Config } from "../config.ts";
-import { ModelLoadError } from "../errors.ts";
+import { AutopipeError, ModelLoadError } from "../errors.ts";
 import { type Graph, openBuiltGraph, openGraph, peekBuiltGraph, peekGraph } from "../runtime/graph.ts";
 import type { BuiltGraphSpec } from "../runtime/load-built-graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
+import { SafetensorsFile } from "../safetensors/safetensors-file.ts";
 import { type ClipTokenizer, loadClipTokenizer } from "../tokenizer/clip-tokenizer.ts";
 
 export type GraphName =
@@ -161,7 +162,7 @@ export class SdComponents {
     return [...this.graphs.keys()];
   }
 
-  /** Weight bytes held by the loaded graphs (graph files plus external data, as on disk). */
+  /** Weight bytes held by the loaded graphs (ONNX: graph files plus external data, as on disk; built: as fp32). */
   weightBytes(): number {
     let total = 0;
     for (const bytes of this.graphBytes.values()) total += bytes;
@@ -265,7 +266,10 @@ export class SdComponents {
     if (source.kind === "onnx") await checkpointFile(this.checkpoint, source.relative);
     const bytes =
       source.kind === "built"
-        ? (source.weightBytes ?? (await weightFileBytes(source.weightFiles)))
+        ? (source.weightBytes ??
+          (await weightFileBytes(source.weightFiles).catch((error: unknown) => {
+            throw error instanceof AutopipeError ? new ModelLoadError(this.id, name, error.message) : error;
+          })))
         : await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
     if (source.kind === "built") await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
     try {
@@ -378,10 +382,16 @@ async function readJson(
   }
 }
 
-/** Bytes of the weight files a built graph reads (sizes followed through links). */
+/**
+ * Bytes a built graph's weights take once loaded: every tensor as float32 (what the CPU computes in), so fp16
+ * files count double their size on disk, as they weigh in memory.
+ */
 async function weightFileBytes(files: readonly string[]): Promise<number> {
   let total = 0;
-  for (const file of files) total += (await stat(file)).size;
+  for (const file of files) {
+    const st = await SafetensorsFile.open(file);
+    for (const name of st.names()) total += 4 * st.tensor(name)!.shape.reduce((a, b) => a * b, 1);
+  }
   return total;
 }
 

@@ -64,7 +64,7 @@ export async function resolveCheckpoint(
       `null: configFrom is for single-file checkpoints (name.safetensors), and '${model}' is a checkpoint folder`,
     );
   }
-  const located = await services.locator.locate(model);
+  const located = await services.locator.locate(model, { variant });
   const checkpoint: LocatedCheckpoint = variant ? { ...located, variant } : located;
   const { facts } = services;
   const modelIndex = facts

@@ -7,6 +7,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
+  checkpointFiles,
   type DownloadRequest,
   downloadDiffusersCheckpoint,
   type HubClient,
@@ -75,6 +76,7 @@ describe("CheckpointLocator downloads", () => {
       revision: "main",
       cacheDir: layout.cache,
       accessToken: "hf_test",
+      variant: null,
     });
     expect(checkpoint).toMatchObject({ id: "org/remote", source: "HUB", revision: commitOf("main") });
     expect(checkpoint.dir).toBe(
@@ -243,5 +245,54 @@ describe("isCheckpointFile", () => {
     ["unet", false],
   ])("%s → %s", (file, wanted) => {
     expect(isCheckpointFile(file, components)).toBe(wanted);
+  });
+});
+
+describe("checkpointFiles (diffusers' safetensors layout)", () => {
+  const components = new Set(["unet", "text_encoder", "vae"]);
+  const listing = [
+    "model_index.json",
+    "unet/config.json",
+    "unet/diffusion_pytorch_model.safetensors",
+    "unet/diffusion_pytorch_model.fp16.safetensors",
+    "unet/diffusion_pytorch_model.bin",
+    "unet/diffusion_pytorch_model.fp16.bin",
+    "text_encoder/config.json",
+    "text_encoder/model.safetensors.index.json",
+    "text_encoder/model-00001-of-00002.safetensors",
+    "text_encoder/model-00002-of-00002.safetensors",
+    "text_encoder/pytorch_model.bin",
+    "vae/config.json",
+    "vae/diffusion_pytorch_model.bin",
+    "vae/diffusion_pytorch_model.ckpt",
+    "unet/nested/diffusion_pytorch_model.safetensors",
+    "v1-5-pruned.safetensors",
+  ];
+
+  it("takes the plain safetensors (and shards) without a variant, never pickle", () => {
+    expect(checkpointFiles(listing, components)).toEqual([
+      "unet/config.json",
+      "unet/diffusion_pytorch_model.safetensors",
+      "text_encoder/config.json",
+      "text_encoder/model.safetensors.index.json",
+      "text_encoder/model-00001-of-00002.safetensors",
+      "text_encoder/model-00002-of-00002.safetensors",
+      "vae/config.json",
+    ]);
+  });
+
+  it("takes a variant's files where a folder has them, the plain ones elsewhere", () => {
+    const picked = checkpointFiles(listing, components, "fp16");
+    expect(picked).toContain("unet/diffusion_pytorch_model.fp16.safetensors");
+    expect(picked).not.toContain("unet/diffusion_pytorch_model.safetensors");
+    expect(picked).toContain("text_encoder/model-00001-of-00002.safetensors");
+    expect(picked.some((f) => /\.(bin|ckpt)$/.test(f))).toBe(false);
+  });
+
+  it("prefers a folder's ONNX export to its safetensors", () => {
+    const withOnnx = [...listing, "unet/model.onnx", "unet/weights.pb"];
+    const picked = checkpointFiles(withOnnx, components);
+    expect(picked).toContain("unet/model.onnx");
+    expect(picked).not.toContain("unet/diffusion_pytorch_model.safetensors");
   });
 });

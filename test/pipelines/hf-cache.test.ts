@@ -11,18 +11,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../server/context.ts";
 import { ModelLoadError } from "../../server/errors.ts";
 import { generate } from "../../server/service/generation.ts";
+import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
+import { SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
 import { REPO_MODELS, testConfig } from "../helpers/services.ts";
 
 const COMMIT = "0123456789abcdef0123456789abcdef01234567";
 
 /** Lays out `models/tiny-sd` as huggingface_hub caches repo `org/tiny`. */
-async function cacheTinySd(cache: string): Promise<string> {
-  const repo = path.join(cache, "models--org--tiny");
+function cacheTinySd(cache: string): Promise<string> {
+  return cacheCheckpoint(cache, path.join(REPO_MODELS, "tiny-sd"), "org--tiny");
+}
+
+/** Lays out checkpoint folder `source` as huggingface_hub caches repo `name` (`org--name`): files become blobs. */
+async function cacheCheckpoint(cache: string, source: string, name: string): Promise<string> {
+  const repo = path.join(cache, `models--${name}`);
   const snapshot = path.join(repo, "snapshots", COMMIT);
   await mkdir(path.join(repo, "blobs"), { recursive: true });
   await mkdir(path.join(repo, "refs"), { recursive: true });
   await writeFile(path.join(repo, "refs", "main"), COMMIT);
-  const source = path.join(REPO_MODELS, "tiny-sd");
   for (const entry of await readdir(source, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const relative = path.relative(source, path.join(entry.parentPath, entry.name));
@@ -96,5 +102,59 @@ describe("checkpoints in the Hugging Face cache layout", () => {
       await rm(outside, { force: true });
       await fresh.dispose();
     }
+  });
+});
+
+describe("the graph cache on Hugging Face cache snapshots", () => {
+  let cache: string;
+  let graphs: string;
+  let services: Services;
+
+  beforeAll(async () => {
+    cache = await mkdtemp(path.join(os.tmpdir(), "autopipe-hf-fuse-"));
+    graphs = await mkdtemp(path.join(os.tmpdir(), "autopipe-graphs-"));
+    await cacheCheckpoint(cache, path.join(REPO_MODELS, "tiny-sd"), "org--tiny");
+    await cacheCheckpoint(cache, `${SAFETENSORS_FIXTURES}models/mini-sd`, "org--mini");
+    services = createServices(
+      testConfig({
+        HF_HUB_CACHE: cache,
+        AUTOPIPE_MODELS_DIR: path.join(cache, "none"),
+        AUTOPIPE_CACHE_DIR: graphs,
+      }),
+    );
+  });
+  afterAll(async () => {
+    await services.dispose();
+    await rm(cache, { recursive: true, force: true });
+    await rm(graphs, { recursive: true, force: true });
+  });
+
+  it("fuses the attention of an ONNX UNet whose weights.pb is a link into blobs/", async () => {
+    const r = await resolveCheckpoint(services, "org/tiny", "TEXT_TO_IMAGE");
+    const lease = await services.pipelines.acquire(r.checkpoint, r.modelIndex);
+    try {
+      await lease.components.graph("unet");
+      // Before the fused graph pointed at the blobs, onnxruntime refused its external data ("escapes model
+      // directory") and the verification kept the unfused original.
+      expect(await lease.components.attentionFused("unet")).toBe(true);
+    } finally {
+      lease.release();
+    }
+  });
+
+  it("builds a diffusers-layout checkpoint whose safetensors are links into blobs/, and generates", async () => {
+    const r = await resolveCheckpoint(services, "org/mini", "TEXT_TO_IMAGE", {}, "fp16");
+    expect(r).toMatchObject({ runnable: true, format: "DIFFUSERS", variants: ["fp16"] });
+    const result = await generate(services, "TEXT_TO_IMAGE", {
+      model: "org/mini",
+      prompt: "a cat",
+      width: 64,
+      height: 64,
+      numInferenceSteps: 2,
+      seed: 1n,
+    });
+    expect(result.images).toHaveLength(1);
+    const entry = services.pipelines.info().find((e) => e.model === "org/mini");
+    expect(entry?.components).toEqual(expect.arrayContaining(["text_encoder", "unet", "vae_decoder"]));
   });
 });

@@ -88,7 +88,8 @@ export async function singleFileGraphSource(
   const prefixes = prefixesOf(type, component);
   let weightBytes = 0;
   for (const name of opened.names()) {
-    if (prefixes.some((p) => name.startsWith(p))) weightBytes += opened.tensor(name)!.byteLength;
+    // Counted as the fp32 bytes the built graph holds (fp16/bf16 weights are cast up), as for diffusers folders.
+    if (prefixes.some((p) => name.startsWith(p))) weightBytes += 4 * elements(opened.tensor(name)!.shape);
   }
   return {
     kind: "built",
@@ -98,6 +99,10 @@ export async function singleFileGraphSource(
     singleFile: { type },
     weightBytes,
   };
+}
+
+function elements(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
 }
 
 /** The key prefixes of `component` in a file of `type`. */
