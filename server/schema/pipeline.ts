@@ -83,7 +83,10 @@ export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("Pipel
   fields: (t) => ({
     model: t.exposeString("model"),
     task: t.field({ type: TaskEnum, resolve: (r) => r.task }),
-    sourceClass: t.exposeString("sourceClass", { description: "model_index.json's `_class_name`." }),
+    sourceClass: t.exposeString("sourceClass", {
+      description:
+        "model_index.json's `_class_name`; for a single file, the class `from_single_file` builds from its keys (`DiffusionPipeline` when they are of no known family).",
+    }),
     family: t.exposeString("family", { description: "diffusers' mapping key, e.g. `stable-diffusion`." }),
     pipelineClass: t.exposeString("pipelineClass"),
     components: t.field({ type: [ComponentType], resolve: (r) => r.modelIndex.components }),

@@ -9,7 +9,9 @@
  *
  * What is never runnable, with the reason saying why: pickle files (`.ckpt`, `.pt`, …: unpickling runs code), files
  * that are not valid safetensors (the header check of the reader), layouts of no known family (naming the keys
- * found), files without a config checkpoint, and files whose weights do not fit the configs.
+ * found), files without a config checkpoint, and files whose weights do not fit the configs. A file whose family is
+ * not known (pickle, unreadable, unknown keys) resolves with source and pipeline class `DiffusionPipeline` and
+ * family `unknown`, the generic class nothing maps from.
  */
 import { stat } from "node:fs/promises";
 import path from "node:path";
