@@ -19,7 +19,8 @@ import {
   listSingleFiles,
   locateSingleFile,
 } from "./single-file/locate-single-file.ts";
-import { type SingleFileCheckpoint, singleFileClass } from "./single-file/single-file-checkpoint.ts";
+import { singleFileClass } from "./single-file/model-type.ts";
+import type { SingleFileCheckpoint } from "./single-file/single-file-checkpoint.ts";
 
 export type { DownloadFn, DownloadRequest } from "./hub.ts";
 export { validateModelId } from "./model-id.ts";

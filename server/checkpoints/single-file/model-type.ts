@@ -12,6 +12,7 @@
  * fixtures, whose encoders have fewer than 10 resblocks) is placed by its text-encoder prefixes, which are
  * unambiguous; and a file with no UNet under `model.diffusion_model.` is unknown, not "v1".
  */
+import { SafetensorsFile } from "../../safetensors/safetensors-file.ts";
 
 export type SingleFileType =
   | "v1"
@@ -166,6 +167,18 @@ export function inferSingleFileType(shapes: ReadonlyMap<string, readonly number[
   if (v2) return { kind: "known", type: "v2" };
   if (has(CLIP_SD.prefix) || !has("conditioner.")) return { kind: "known", type: "v1" };
   return { kind: "unknown", reason: `text encoders of no known layout (${sample(shapes)})` };
+}
+
+/** The pipeline class a file's keys make (what `models` lists), or null when unreadable or unknown. */
+export async function singleFileClass(file: string): Promise<string | null> {
+  try {
+    const opened = await SafetensorsFile.open(file);
+    const shapes = new Map(opened.names().map((name) => [name, opened.tensor(name)!.shape] as const));
+    const inferred = inferSingleFileType(shapes);
+    return inferred.kind === "known" ? SINGLE_FILE_LAYOUTS[inferred.type].pipelineClass : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A few of the file's top-level key groups, for messages. */

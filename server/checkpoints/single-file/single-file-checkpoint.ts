@@ -15,7 +15,7 @@ import type { LocatedCheckpoint } from "../locate.ts";
 import { checkpointFile } from "../paths.ts";
 import type { ComponentKeyMap } from "./key-map.ts";
 import { LDM_UNET_PREFIX, LDM_VAE_PREFIX } from "./key-map-ldm.ts";
-import { inferSingleFileType, SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
+import { SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
 import {
   componentKeyMap,
   convertSingleFile,
@@ -46,16 +46,6 @@ const FILE_COMPONENT: Readonly<Record<string, SingleFileComponent>> = {
 function holds(type: SingleFileType, component: SingleFileComponent): boolean {
   if (component === "unet" || component === "vae") return true;
   return SINGLE_FILE_LAYOUTS[type].textEncoders.some((t) => t.component === component);
-}
-
-/** The pipeline class a file's keys make (what `models` lists), or null when unreadable or unknown. */
-export async function singleFileClass(file: string): Promise<string | null> {
-  try {
-    const inferred = inferSingleFileType(shapesOf(await SafetensorsFile.open(file)));
-    return inferred.kind === "known" ? SINGLE_FILE_LAYOUTS[inferred.type].pipelineClass : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
