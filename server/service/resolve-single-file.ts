@@ -20,7 +20,11 @@ import type { CheckpointFactsCache } from "../checkpoints/facts-cache.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
 import type { LocatedSingleFile } from "../checkpoints/single-file/locate-single-file.ts";
-import { inferSingleFileType, SINGLE_FILE_LAYOUTS } from "../checkpoints/single-file/model-type.ts";
+import {
+  inferSingleFileType,
+  openSingleFile,
+  SINGLE_FILE_LAYOUTS,
+} from "../checkpoints/single-file/model-type.ts";
 import {
   checkSingleFile,
   type SingleFileCheckpoint,
@@ -28,7 +32,7 @@ import {
 import { shapesOf } from "../checkpoints/single-file/single-file-weights.ts";
 import type { Services } from "../context.ts";
 import { AutopipeError, InvalidInputError, showValue } from "../errors.ts";
-import { SafetensorsFile } from "../safetensors/safetensors-file.ts";
+import type { SafetensorsFile } from "../safetensors/safetensors-file.ts";
 import type { CheckpointResolution } from "./resolve-checkpoint.ts";
 import {
   judgeRunnability,
@@ -63,7 +67,7 @@ export async function resolveSingleFile(
   }
   let file: SafetensorsFile;
   try {
-    file = await SafetensorsFile.open(found.file);
+    file = await openSingleFile(found.file);
   } catch (error) {
     if (!(error instanceof AutopipeError)) throw error;
     return refused(model, taskFor(UNKNOWN_CLASS), found, UNKNOWN_CLASS, null, error.message);

@@ -65,16 +65,18 @@ function writeSafetensors(file: string, header: object, data: Uint8Array) {
   writeFileSync(file, Buffer.concat([length, json, data]));
 }
 
-/** mini-sd.safetensors with `drop` keys removed and F32 `add` tensors (zeros) appended. */
+/** mini-sd.safetensors with `drop` keys removed and `add` tensors (zeros; F32 unless `I64:` names the key) appended. */
 function editedMiniSd(file: string, drop: (key: string) => boolean, add: Record<string, number[]>) {
   const { header, data } = readSafetensors(MINI_SD);
   const out: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(header)) if (!drop(key)) out[key] = entry;
   let end = data.length;
   const extra: Buffer[] = [];
-  for (const [key, shape] of Object.entries(add)) {
-    const bytes = 4 * shape.reduce((a, b) => a * b, 1);
-    out[key] = { dtype: "F32", shape, data_offsets: [end, end + bytes] };
+  for (const [name, shape] of Object.entries(add)) {
+    const int64 = name.startsWith("I64:");
+    const key = int64 ? name.slice(4) : name;
+    const bytes = (int64 ? 8 : 4) * shape.reduce((a, b) => a * b, 1);
+    out[key] = { dtype: int64 ? "I64" : "F32", shape, data_offsets: [end, end + bytes] };
     extra.push(Buffer.alloc(bytes));
     end += bytes;
   }
@@ -129,6 +131,11 @@ describe("single-file checkpoints over GraphQL", () => {
       "model.diffusion_model.extra_head.weight": [4, 4],
       "model_ema.decay": [],
       betas: [1000],
+      // Real SD 1.x files store CLIP's position_ids as int64: set aside, not refused.
+      "I64:cond_stage_model.transformer.text_model.embeddings.position_ids": [1, 77],
+    });
+    editedMiniSd(path.join(models, "bad", "int-weight.safetensors"), () => false, {
+      "I64:model.diffusion_model.time_embed.0.steps": [4],
     });
     symlinkSync(MINI_SD, path.join(models, "escape.safetensors"));
     app = createTestApp({ AUTOPIPE_MODELS_DIR: models, AUTOPIPE_MAX_STEPS: "20" });
@@ -220,7 +227,7 @@ describe("single-file checkpoints over GraphQL", () => {
     expect(r).toMatchObject({ runnable: true, reason: null });
     expect(r.notes).toEqual([
       "1 key(s) of the single file are read by no graph: 'model.diffusion_model.extra_head.weight'",
-      "2 training-state key(s) ignored (EMA copies, schedule buffers, position_ids)",
+      "3 training-state key(s) ignored (EMA copies, schedule buffers, position_ids)",
     ]);
   });
 
@@ -256,6 +263,10 @@ describe("single-file checkpoints over GraphQL", () => {
     ],
     ["bad/text.safetensors", /Safetensors file 'text\.safetensors' is invalid/],
     ["bad/huge-header.safetensors", /header length 2147483648 exceeds the 100000000-byte limit/],
+    [
+      "bad/int-weight.safetensors",
+      /tensor 'model\.diffusion_model\.time_embed\.0\.steps' has dtype I64; weights must be F32, F16 or BF16/,
+    ],
     [
       "bad/lora.safetensors",
       /not a single-file layout this server knows: no Stable Diffusion UNet .*'lora_unet_down_blocks_0\.alpha\.…'/,

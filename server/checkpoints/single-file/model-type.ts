@@ -136,6 +136,11 @@ export function isIgnoredKey(key: string): boolean {
   return IGNORED_KEY.test(key);
 }
 
+/** Opens a single file: training-state tensors (int64 `position_ids` included) are validated and set aside. */
+export function openSingleFile(file: string): Promise<SafetensorsFile> {
+  return SafetensorsFile.open(file, { nonWeights: isIgnoredKey });
+}
+
 export type Inference =
   | { readonly kind: "known"; readonly type: SingleFileType }
   | { readonly kind: "unknown"; readonly reason: string };
@@ -172,7 +177,7 @@ export function inferSingleFileType(shapes: ReadonlyMap<string, readonly number[
 /** The pipeline class a file's keys make (what `models` lists), or null when unreadable or unknown. */
 export async function singleFileClass(file: string): Promise<string | null> {
   try {
-    const opened = await SafetensorsFile.open(file);
+    const opened = await openSingleFile(file);
     const shapes = new Map(opened.names().map((name) => [name, opened.tensor(name)!.shape] as const));
     const inferred = inferSingleFileType(shapes);
     return inferred.kind === "known" ? SINGLE_FILE_LAYOUTS[inferred.type].pipelineClass : null;

@@ -9,13 +9,12 @@
 import { readFile } from "node:fs/promises";
 import { AutopipeError, UnsupportedComponentError } from "../../errors.ts";
 import { modelModule } from "../../models/registry.ts";
-import { SafetensorsFile } from "../../safetensors/safetensors-file.ts";
 import type { GraphSource } from "../component-weights.ts";
 import type { LocatedCheckpoint } from "../locate.ts";
 import { checkpointFile } from "../paths.ts";
 import type { ComponentKeyMap } from "./key-map.ts";
 import { LDM_UNET_PREFIX, LDM_VAE_PREFIX } from "./key-map-ldm.ts";
-import { SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
+import { openSingleFile, SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
 import {
   componentKeyMap,
   convertSingleFile,
@@ -74,7 +73,7 @@ export async function singleFileGraphSource(
       reason: `the config checkpoint '${checkpoint.singleFile.configFrom}' has no ${component}/config.json`,
     };
   }
-  const opened = await SafetensorsFile.open(file);
+  const opened = await openSingleFile(file);
   const prefixes = prefixesOf(type, component);
   let weightBytes = 0;
   for (const name of opened.names()) {
@@ -117,7 +116,7 @@ export async function checkSingleFile(
   checkpoint: LocatedCheckpoint & { readonly singleFile: SingleFileCheckpoint },
 ): Promise<SingleFileCheck> {
   const { type, file } = checkpoint.singleFile;
-  const opened = await SafetensorsFile.open(file);
+  const opened = await openSingleFile(file);
   const graphReasons: Record<string, string> = {};
   const maps = new Map<string, ComponentKeyMap>();
   const used = new Set<string>();
@@ -151,7 +150,7 @@ export async function checkSingleFile(
   for (const [key, targets] of converted.targets) {
     if (!targets.some((t) => used.has(`${t.component}:${t.key}`))) unused.push(key);
   }
-  return { graphReasons, unused: unused.sort(), ignored: converted.ignored };
+  return { graphReasons, unused: unused.sort(), ignored: converted.ignored + opened.nonWeights.length };
 }
 
 async function readConfig(

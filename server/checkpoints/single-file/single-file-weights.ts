@@ -14,11 +14,11 @@ import {
   type WeightRef,
   type WeightSource,
 } from "../../graph-builder/graph-builder.ts";
-import { SafetensorsFile } from "../../safetensors/safetensors-file.ts";
+import type { SafetensorsFile } from "../../safetensors/safetensors-file.ts";
 import type { ComponentKeyMap, KeyTarget } from "./key-map.ts";
 import { clipKeyMap, openClipKeyMap } from "./key-map-clip.ts";
 import { ldmUnetKeyMap, ldmVaeKeyMap } from "./key-map-ldm.ts";
-import { isIgnoredKey, SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
+import { isIgnoredKey, openSingleFile, SINGLE_FILE_LAYOUTS, type SingleFileType } from "./model-type.ts";
 
 /** diffusers component folders a single file holds. */
 export type SingleFileComponent = "unet" | "vae" | "text_encoder" | "text_encoder_2";
@@ -117,7 +117,7 @@ export async function openSingleFileWeights(
   folder: string;
   originalOf: (name: string) => string | null;
 }> {
-  const opened = await SafetensorsFile.open(file);
+  const opened = await openSingleFile(file);
   const map = componentKeyMap(type, component, config);
   if (!map)
     return {
