@@ -6,7 +6,9 @@
  * `SD_2_TEXT_ENCODER_KEYS_TO_IGNORE`):
  *
  * - CLIP ViT-L (SD 1.x `cond_stage_model.transformer.`, SDXL `conditioner.embedders.0.transformer.`): transformers'
- *   own names below the prefix (`text_model.…`). Layers past the config's `num_hidden_layers` are not read.
+ *   own names below the prefix (`text_model.…`). Layers past the config's `num_hidden_layers` are not read. Some
+ *   SD 1.x files lack the `text_model.` level (`cond_stage_model.transformer.encoder.…`); those names are read too,
+ *   as ComfyUI's `load_clip_weights` reads them.
  * - OpenCLIP (SD 2.x `cond_stage_model.model.`, SDXL `conditioner.embedders.1.model.`, the SDXL refiner's
  *   `conditioner.embedders.0.model.`): `transformer.resblocks.{n}` = `text_model.encoder.layers.{n}` with `ln_1/ln_2`
  *   = layer_norm1/2, `mlp.c_fc/c_proj` = mlp.fc1/fc2, `attn.out_proj` = self_attn.out_proj and the fused
@@ -65,7 +67,10 @@ export function clipKeyMap(config: Config, component: string, prefix: string): C
     const layer = `text_model.encoder.layers.${n}.`;
     pairs.push({ original: layer, diffusers: layer });
   }
-  return new ComponentKeyMap(component, prefix, pairs);
+  const aliases = pairs
+    .filter((p) => p.original.startsWith("text_model."))
+    .map((p) => ({ ...p, original: p.original.slice("text_model.".length), alias: true }));
+  return new ComponentKeyMap(component, prefix, [...pairs, ...aliases]);
 }
 
 /** OpenCLIP below `prefix`, converted to CLIPTextModel(WithProjection) names; the config's layers only. */

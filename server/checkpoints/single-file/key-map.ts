@@ -39,6 +39,8 @@ export interface ModulePair {
   readonly parts?: readonly Part[];
   /** Exact keys only: the stored tensor is the transpose of the diffusers one. */
   readonly transpose?: boolean;
+  /** Another original spelling of a module already paired: read, but never given as the original name. */
+  readonly alias?: boolean;
 }
 
 /** One component's conversion: the keys below `prefix` in the single file, by the module pairs. */
@@ -54,7 +56,7 @@ export class ComponentKeyMap {
   ) {
     for (const pair of pairs) {
       this.byOriginal.set(pair.original, pair);
-      this.byDiffusers.set(pair.diffusers, pair);
+      if (!pair.alias) this.byDiffusers.set(pair.diffusers, pair);
     }
   }
 

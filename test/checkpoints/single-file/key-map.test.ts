@@ -147,6 +147,22 @@ describe("single-file model types", () => {
   });
 });
 
+describe("CLIP-L names without the text_model level (some SD 1.x files)", () => {
+  it("are read as transformers' names; the original name given back is the usual one", () => {
+    const config = readJson(`${SAFETENSORS_FIXTURES}models/mini-sd/text_encoder/config.json`);
+    const map = componentKeyMap("v1", "text_encoder", config)!;
+    expect(
+      map.toDiffusers("cond_stage_model.transformer.encoder.layers.1.mlp.fc1.weight", [256, 64]),
+    ).toEqual([{ component: "text_encoder", key: "text_model.encoder.layers.1.mlp.fc1.weight" }]);
+    expect(map.toDiffusers("cond_stage_model.transformer.final_layer_norm.bias", [64])).toEqual([
+      { component: "text_encoder", key: "text_model.final_layer_norm.bias" },
+    ]);
+    expect(map.toOriginal("text_model.encoder.layers.1.mlp.fc1.weight")).toBe(
+      "cond_stage_model.transformer.text_model.encoder.layers.1.mlp.fc1.weight",
+    );
+  });
+});
+
 describe("SD 2.x OpenCLIP conversion (mini-sd2-v's text encoder config: 3 of 4 layers)", () => {
   const config = readJson(`${SAFETENSORS_FIXTURES}models/mini-sd2-v/text_encoder/config.json`);
   const map = componentKeyMap("v2", "text_encoder", config)!;
