@@ -20,6 +20,8 @@
  * - diffusers-checkpoints: graphs built from diffusers' safetensors folders (mini-sd, and random weights at mid-sd's
  *   widths; SD 1.5's with AUTOPIPE_BENCH_SD15=1): first and second load against the exported ONNX, the UNet step at
  *   512² built vs exported-and-fused, resident memory over the fp32 weights.
+ * - time-estimate: the time estimate (service/time-cost.ts) against measured step, VAE and run times for a grid
+ *   of sizes on tiny-sd and mid-sd.
  * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;
  *   checkpoint loads per worker with and without affinity (needs redis-server).
  */
@@ -36,8 +38,8 @@ import { benchRedisJobs } from "./redis-jobs.ts";
 import { benchSafetyChecker } from "./safety-checker.ts";
 import { benchSdxl } from "./sdxl.ts";
 import { benchStartup } from "./startup.ts";
-
 import { benchTextToImage } from "./text-to-image.ts";
+import { benchTimeEstimate } from "./time-estimate.ts";
 
 const SECTIONS: Record<string, () => Promise<void>> = {
   tiny: async () => {
@@ -53,6 +55,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   startup: benchStartup,
   "graphql-limits": benchGraphqlLimits,
   "memory-peak": benchMemoryPeak,
+  "time-estimate": benchTimeEstimate,
   "redis-jobs": benchRedisJobs,
   "diffusers-checkpoints": benchDiffusersCheckpoints,
 };

@@ -84,6 +84,10 @@ export interface Config {
   readonly introspection: boolean | undefined;
   /** Peak memory a generation may plan for (`AUTOPIPE_MEMORY_BUDGET_BYTES`; unset: see server/service/cost.ts). */
   readonly memoryBudgetBytes: number | undefined;
+  /** Longest estimated run of one generation, seconds (`AUTOPIPE_MAX_REQUEST_SECONDS`, default 600; see time-cost.ts). */
+  readonly maxRequestSeconds: number;
+  /** Longest estimated run of a synchronous `generate`, seconds (`AUTOPIPE_SYNC_MAX_SECONDS`, default 240). */
+  readonly syncMaxSeconds: number;
   /** Redis for jobs on worker processes (`AUTOPIPE_REDIS_URL`); null: jobs run in process. */
   readonly redisUrl: string | null;
   /** This process's part when `redisUrl` is set (`AUTOPIPE_ROLE`, default `all`). */
@@ -148,6 +152,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     rateLimit: optionalInt(env, "AUTOPIPE_RATE_LIMIT", 1),
     introspection: env.AUTOPIPE_INTROSPECTION?.trim() ? flag(env.AUTOPIPE_INTROSPECTION) : undefined,
     memoryBudgetBytes: optionalInt(env, "AUTOPIPE_MEMORY_BUDGET_BYTES", 1),
+    maxRequestSeconds: int(env, "AUTOPIPE_MAX_REQUEST_SECONDS", 600, 1),
+    syncMaxSeconds: int(env, "AUTOPIPE_SYNC_MAX_SECONDS", 240, 1),
     redisUrl: env.AUTOPIPE_REDIS_URL?.trim() || null,
     role: parseRole(env.AUTOPIPE_ROLE),
     jobAttempts: int(env, "AUTOPIPE_JOB_ATTEMPTS", 2, 1),

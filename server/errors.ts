@@ -142,23 +142,50 @@ export class RateLimitedError extends AutopipeError {
 }
 
 /**
- * The request would need more memory than the server's budget (`AUTOPIPE_MEMORY_BUDGET_BYTES`). Names the field to
- * reduce and the largest value of it that would fit (0 when none would).
+ * The request would need more memory than the server's budget (`AUTOPIPE_MEMORY_BUDGET_BYTES`), or, with `time`
+ * given, would run longer than this server allows a generation (`AUTOPIPE_MAX_REQUEST_SECONDS`) or a synchronous
+ * `generate` (`AUTOPIPE_SYNC_MAX_SECONDS`). Names the field to reduce and the largest value of it that would fit
+ * (0 when none would).
  */
 export class ResourceLimitError extends AutopipeError {
   override name = "ResourceLimitError";
   override readonly code = "RESOURCE_LIMIT";
+  /** What ran out: `memory` or `time`. */
+  readonly resource: "memory" | "time";
+  readonly estimatedSeconds: number | null;
+  readonly limitSeconds: number | null;
   constructor(
     readonly field: string,
     readonly limit: number,
     readonly neededBytes: number,
     readonly budgetBytes: number,
+    time?: { estimatedSeconds: number; limitSeconds: number; synchronous: boolean },
   ) {
     super(
-      `${field} needs about ${gib(neededBytes)} of memory, over this server's budget of ${gib(budgetBytes)}; ` +
-        (limit > 0 ? `the largest ${field} that fits is ${limit}` : "no value of it fits"),
+      time
+        ? timeMessage(field, limit, time)
+        : `${field} needs about ${gib(neededBytes)} of memory, over this server's budget of ${gib(budgetBytes)}; ` +
+            (limit > 0 ? `the largest ${field} that fits is ${limit}` : "no value of it fits"),
     );
+    this.resource = time ? "time" : "memory";
+    this.estimatedSeconds = time?.estimatedSeconds ?? null;
+    this.limitSeconds = time?.limitSeconds ?? null;
   }
+}
+
+function timeMessage(
+  field: string,
+  limit: number,
+  time: { estimatedSeconds: number; limitSeconds: number; synchronous: boolean },
+): string {
+  const reduce = limit > 0 ? `the largest ${field} that fits is ${limit}` : `no value of ${field} fits`;
+  const estimate = `This generation would take about ${Math.ceil(time.estimatedSeconds)} s on this server`;
+  if (!time.synchronous)
+    return `${estimate}, over its limit of ${time.limitSeconds} s per generation; ${reduce}`;
+  return (
+    `${estimate}, over the ${time.limitSeconds} s a synchronous generate may take: submit it as a job with ` +
+    `submitGeneration (the client's generate(…, { onProgress }) does), or reduce ${field} (${reduce})`
+  );
 }
 
 function gib(bytes: number): string {

@@ -31,7 +31,7 @@ export function createAutopipeYoga(services: Services, options: { graphiql?: boo
     plugins: [
       // Observability first: every response (probes included) gets its request id and log line.
       useRequestLog(services.logger, services.metrics),
-      useHealthRoutes(services.lifecycle, services.metrics),
+      useHealthRoutes({ ...services, keys: security.keys }),
       ...security.plugins,
       useUploadLimit(services.config.maxUploadBytes),
       useWebPage(),

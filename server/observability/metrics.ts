@@ -3,12 +3,42 @@
  * Counted as things happen: GraphQL operations and their errors by type, generation durations by task, checkpoint
  * and outcome, denoising steps and steps per second. Read when scraped: readiness, running and queued generations,
  * loaded pipelines and their weight bytes, and the process (memory, CPU, event-loop lag, GC) from prom-client's
- * default collectors.
+ * default collectors. Every label value comes from a bounded set the server defines, never from the client: an
+ * operation is labelled by its name only when it is one of the bundled client's operations (`other` otherwise),
+ * a model only while it is loaded.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Admission } from "../service/admission.ts";
 import type { Lifecycle } from "../service/lifecycle.ts";
 import type { PipelineCache } from "../service/pipeline-cache.ts";
+
+/**
+ * The operations of the bundled client (client/operations/*.graphql, which the web page uses too; a test keeps
+ * this list in step with them): the only operation names that become label values.
+ */
+export const KNOWN_OPERATIONS: ReadonlySet<string> = new Set([
+  "CancelJob",
+  "FromPipe",
+  "Generate",
+  "Job",
+  "JobUpdates",
+  "Jobs",
+  "LoadPipeline",
+  "Models",
+  "PipelineVariants",
+  "Pipelines",
+  "RemovePipelineVariant",
+  "ResolvePipeline",
+  "Schedulers",
+  "SubmitGeneration",
+  "UnloadPipeline",
+]);
+
+/** The `operation` label of an operation name: the name when known, `anonymous` when unnamed, else `other`. */
+export function operationLabel(name: string | null | undefined): string {
+  if (!name) return "anonymous";
+  return KNOWN_OPERATIONS.has(name) ? name : "other";
+}
 
 /** What the scrape-time gauges read. */
 export interface MetricsSources {
@@ -19,7 +49,7 @@ export interface MetricsSources {
 
 export class Metrics {
   readonly registry = new Registry();
-  /** GraphQL operations executed, by operation name and type (query, mutation). */
+  /** GraphQL operations executed, by operation name (see `operationLabel`) and type (query, mutation). */
   readonly operations: Counter<"operation" | "type">;
   /** Errors returned: typed union members by `__typename`, and GraphQL errors as `GraphQLError`. */
   readonly errors: Counter<"operation" | "type">;

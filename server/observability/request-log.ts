@@ -7,7 +7,7 @@
 import type { DefinitionNode } from "graphql";
 import type { Plugin } from "graphql-yoga";
 import type { Logger } from "./logger.ts";
-import type { Metrics } from "./metrics.ts";
+import { type Metrics, operationLabel } from "./metrics.ts";
 import { type RequestScope, requestIdOf, runInScope } from "./request-scope.ts";
 
 const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
@@ -36,9 +36,8 @@ export function useRequestLog(logger: Logger, metrics: Metrics): Plugin {
       const type = operation?.kind === "OperationDefinition" ? operation.operation : "unknown";
       const name =
         args.operationName ?? (operation?.kind === "OperationDefinition" ? operation.name?.value : null);
-      const labels = { operation: name ?? "anonymous", type };
-      if (entry) entry.scope.operation = { name: labels.operation, type };
-      metrics.operations.inc(labels);
+      if (entry) entry.scope.operation = { name: name ?? "anonymous", type };
+      metrics.operations.inc({ operation: operationLabel(name), type });
       return {
         onExecuteDone({ result }) {
           if (!entry || !("errors" in result)) return;
@@ -55,10 +54,11 @@ export function useRequestLog(logger: Logger, metrics: Metrics): Plugin {
       const errorTypes = [...entry.scope.errorTypes];
       if (entry.graphqlErrors > 0) errorTypes.push("GraphQLError");
       if (operation) {
-        metrics.requestDuration.observe({ operation }, durationMs / 1000);
-        for (const type of entry.scope.errorTypes) metrics.errors.inc({ operation, type });
+        const label = operationLabel(operation === "anonymous" ? null : operation);
+        metrics.requestDuration.observe({ operation: label }, durationMs / 1000);
+        for (const type of entry.scope.errorTypes) metrics.errors.inc({ operation: label, type });
         if (entry.graphqlErrors > 0)
-          metrics.errors.inc({ operation, type: "GraphQLError" }, entry.graphqlErrors);
+          metrics.errors.inc({ operation: label, type: "GraphQLError" }, entry.graphqlErrors);
       }
       const line = {
         requestId: entry.scope.requestId,

@@ -30,6 +30,8 @@ export async function decodeLatents(
     const scaled = new Float32Array(item);
     for (let i = 0; i < item; i++) scaled[i] = Math.fround(latents.data[b * item + i]! / factor);
     const decodeOne = async (latent: FloatTensor) => {
+      // Tiles are runs of their own: a cancelled request stops between them.
+      throwIfAborted(run.signal);
       const outputs = await decoder.run({ [name]: latent }, run.timer);
       return asFloat(outputs.sample ?? Object.values(outputs)[0], "vae_decoder sample");
     };

@@ -48,28 +48,32 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
     // 2. Inpainting UNets take 9 channels: [latents(4), mask(1), masked image latents(4)].
     if (options.extraChannels) sample = concatChannels(sample, options.extraChannels);
     // 3. Predict the noise (or v) for the whole batch in one call — or, under a memory budget, the two guidance
-    //    halves one after the other (the UNet's attention memory grows with the batch).
+    //    halves one after the other (the UNet's attention memory grows with the batch); and where one call would
+    //    run long, in smaller parts, so that a cancelled request stops between them rather than at the step's end.
     const extra = options.extraInputs ?? {};
-    const predict = async (which?: 0 | 1) => {
-      const pick = (x: FloatTensor) => (which === undefined ? x : half(x, which));
+    const predict = async (start: number, count: number) => {
+      const pick = (x: FloatTensor) => (count === modelBatch ? x : rows(x, start, count, modelBatch));
       const x = pick(sample);
-      const n = x.dims[0] ?? 1;
       const feeds: Record<string, HostTensor> = {
         sample: x,
-        timestep: timestepTensor(t, n, timestepSpec?.type, timestepSpec?.shape.length ?? 1),
+        timestep: timestepTensor(t, count, timestepSpec?.type, timestepSpec?.shape.length ?? 1),
         encoder_hidden_states: pick(promptEmbeds),
       };
       // SDXL's text_embeds and time_ids are batched like the prompt embeddings.
-      for (const [name, tensor] of Object.entries(extra)) {
-        feeds[name] = which === undefined ? tensor : half(asFloat(tensor, name), which);
-      }
+      for (const [name, tensor] of Object.entries(extra)) feeds[name] = pick(asFloat(tensor, name));
       const outputs = await unet.run(feeds, run.timer);
       return asFloat(outputs.out_sample ?? Object.values(outputs)[0], "unet out_sample");
     };
-    const prediction =
-      guidance && run.memory?.splitGuidance
-        ? concatBatches(await predict(0), await predict(1))
-        : await predict();
+    const part = Math.min(
+      guidance && run.memory?.splitGuidance ? batch : modelBatch,
+      Math.max(1, run.unetChunk ?? modelBatch),
+    );
+    const parts: FloatTensor[] = [];
+    for (let start = 0; start < modelBatch; start += part) {
+      if (start > 0) throwIfAborted(run.signal);
+      parts.push(await predict(start, Math.min(part, modelBatch - start)));
+    }
+    const prediction = parts.length === 1 ? (parts[0] as FloatTensor) : concatBatches(parts);
     // 4. Classifier-free guidance: uncond + scale · (cond − uncond), in float32 as torch computes it.
     const noisePred = guidance ? applyGuidance(prediction.data, scale) : prediction.data;
     // 5. One scheduler step (it may draw noise from the request's generator).
@@ -86,18 +90,23 @@ export async function denoise(options: DenoiseOptions, run: RunContext): Promise
   return latents;
 }
 
-/** The first (0) or second (1) half of a tensor along the batch axis. */
-function half(x: FloatTensor, which: 0 | 1): FloatTensor {
-  const [batch = 2, ...rest] = x.dims;
-  const size = x.data.length / 2;
-  return floatTensor(x.data.slice(which * size, (which + 1) * size), [batch / 2, ...rest]);
+/** `count` items from `start` of a tensor whose first axis holds `total` items (the rest of a row follows it). */
+function rows(x: FloatTensor, start: number, count: number, total: number): FloatTensor {
+  const [batch = total, ...rest] = x.dims;
+  const size = x.data.length / batch;
+  return floatTensor(x.data.slice(start * size, (start + count) * size), [count, ...rest]);
 }
 
-function concatBatches(a: FloatTensor, b: FloatTensor): FloatTensor {
-  const out = new Float32Array(a.data.length + b.data.length);
-  out.set(a.data);
-  out.set(b.data, a.data.length);
-  return floatTensor(out, [(a.dims[0] ?? 1) + (b.dims[0] ?? 1), ...a.dims.slice(1)]);
+function concatBatches(parts: readonly FloatTensor[]): FloatTensor {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  let offset = 0;
+  let batch = 0;
+  for (const p of parts) {
+    out.set(p.data, offset);
+    offset += p.data.length;
+    batch += p.dims[0] ?? 1;
+  }
+  return floatTensor(out, [batch, ...(parts[0]?.dims.slice(1) ?? [])]);
 }
 
 function repeatBatch(data: Float32Array, times: number): Float32Array {

@@ -1,6 +1,6 @@
 /**
  * What one pipeline run carries besides its parameters: the seeded generator every random draw comes from (in
- * diffusers' order), the timer that sums `session.run` time, an abort signal checked between steps, and a
+ * diffusers' order), the timer that sums `session.run` time, an abort signal checked between graph runs, and a
  * callback told about every finished denoising step (progress and live previews of submitted jobs).
  */
 import { CancelledError } from "../errors.ts";
@@ -24,6 +24,12 @@ export interface RunContext {
   readonly generator: TorchGenerator;
   readonly timer: RunTimer;
   readonly signal?: AbortSignal;
+  /**
+   * Most samples one UNet run takes (absent: the whole batch). onnxruntime-node cannot stop a run once started
+   * (its RunOptions have no `terminate`), so a step whose one run would be long is split into shorter runs along
+   * the batch, and the abort is checked between them (see service/time-cost.ts `unetChunk`).
+   */
+  readonly unetChunk?: number;
   /** Called synchronously after each scheduler step; must be cheap (defer heavy work). */
   readonly onStep?: (event: StepEvent) => void;
   /** How to stay inside the memory budget (server/service/cost.ts); absent: diffusers' default, all at once. */
@@ -35,7 +41,7 @@ export interface RunContext {
   };
 }
 
-/** Throws CancelledError between steps when the run's signal is aborted (the client went away). */
+/** Throws CancelledError between graph runs when the run's signal is aborted (the client went away). */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CancelledError();
 }

@@ -137,7 +137,24 @@ builder.objectFields(ResourceLimitErrorType, (t) => ({
     resolve: (r) => overBudget(r).field,
   }),
   limit: t.int({
-    description: "The largest value of `field` that fits this server's memory budget (0: none does).",
+    description:
+      "The largest value of `field` that fits this server's memory budget or time limit (0: none does).",
     resolve: (r) => overBudget(r).limit,
+  }),
+  resource: t.string({
+    description:
+      "What the request would exceed: `memory` (AUTOPIPE_MEMORY_BUDGET_BYTES) or `time` (AUTOPIPE_MAX_REQUEST_SECONDS, " +
+      "or AUTOPIPE_SYNC_MAX_SECONDS for a synchronous generate: submitGeneration has no such limit).",
+    resolve: (r) => overBudget(r).resource,
+  }),
+  estimatedSeconds: t.float({
+    nullable: true,
+    description: "For `time`: how long this server estimates the request would run, in seconds.",
+    resolve: (r) => overBudget(r).estimatedSeconds,
+  }),
+  limitSeconds: t.float({
+    nullable: true,
+    description: "For `time`: the limit it would exceed, in seconds.",
+    resolve: (r) => overBudget(r).limitSeconds,
   }),
 }));

@@ -260,16 +260,24 @@ function taskOf(input: GenerateInputValue): [Task, TaskRequest] {
 
 /**
  * Validates and plans a `GenerateInput`, then queues it as a job (throws the expected errors). A request refused
- * here (bad input, unknown model, busy, draining) gets its generation log line and metrics all the same.
+ * here (bad input, unknown model, busy, too long, draining) gets its generation log line and metrics all the same.
+ * `synchronous`: `generate`, which holds the HTTP response open, so the request must fit AUTOPIPE_SYNC_MAX_SECONDS.
  */
-export async function submitJob(context: Context, input: GenerateInputValue): Promise<JobSnapshot> {
+export async function submitJob(
+  context: Context,
+  input: GenerateInputValue,
+  options: { synchronous?: boolean } = {},
+): Promise<JobSnapshot> {
   const { services } = context;
   const [task, request] = taskOf(input);
   try {
     // One allowance per generation and caller (AUTOPIPE_RATE_LIMIT), taken before any work.
     await context.rateLimit.consume(context);
     // The job belongs to the key that submitted it.
-    return await services.jobs.submit(await planGeneration(services, task, request), ownerOf(context));
+    return await services.jobs.submit(
+      await planGeneration(services, task, request, options),
+      ownerOf(context),
+    );
   } catch (error) {
     return observeGeneration(
       observersOf(services),
@@ -290,7 +298,7 @@ builder.mutationField("generate", (t) =>
     resolve: (_root, { input }, context) =>
       expected(async () => {
         const { services, signal } = context;
-        const job = await submitJob(context, input);
+        const job = await submitJob(context, input, { synchronous: true });
         const cancel = () => void services.jobs.cancel(job.id);
         signal.addEventListener("abort", cancel, { once: true });
         if (signal.aborted) cancel();

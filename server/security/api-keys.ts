@@ -9,10 +9,13 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../config.ts";
 
-/** `generate`: generate, jobs, resolve, list. `admin`: also load/unload pipelines, named pipelines, every job. */
-export type Scope = "generate" | "admin";
+/**
+ * `generate`: generate, jobs, resolve, list. `admin`: also load/unload pipelines, named pipelines, every job, and
+ * `/metrics`. `metrics`: `GET /metrics` only (a key for the Prometheus scraper), no GraphQL.
+ */
+export type Scope = "generate" | "admin" | "metrics";
 
-export const SCOPES: readonly Scope[] = ["generate", "admin"];
+export const SCOPES: readonly Scope[] = ["generate", "admin", "metrics"];
 
 /** Who is calling: what may be exposed to resolvers and the job layer (never the key itself). */
 export interface Auth {

@@ -3,7 +3,8 @@
  * key is HTTP 401 with a GraphQL error, before anything is parsed or run. The caller's identity is put on the
  * GraphQL context as `auth` (null when the server is open, i.e. no keys configured), and `requireScope` is the one
  * check resolvers and services use. Root fields that need `admin` are refused for the whole operation with HTTP
- * 403 before execution, so a `generate` key cannot load, unload or rename pipelines.
+ * 403 before execution, so a `generate` key cannot load, unload or rename pipelines; a `metrics` key (for the
+ * scraper: observability/health.ts) runs no GraphQL at all.
  */
 import type { Plugin } from "graphql-yoga";
 import { createGraphQLError } from "graphql-yoga";
@@ -55,7 +56,7 @@ export function requireScope(context: AuthContext, scope: Scope): void {
   });
 }
 
-/** Whether `auth` grants `scope` (null: the server is open). */
+/** Whether `auth` grants `scope` (null: the server is open; `admin` grants every scope). */
 export function hasScope(auth: Auth | null, scope: Scope): boolean {
   return auth === null || auth.scope === "admin" || auth.scope === scope;
 }
@@ -75,15 +76,25 @@ export function jobOwnerFilter(context: AuthContext): string | undefined {
   return context.auth === null || context.auth.scope === "admin" ? undefined : context.auth.keyId;
 }
 
-/** Refuses, before execution, an operation selecting an admin-only root field with a `generate` key. */
+/**
+ * Refuses, before execution, any operation of a `metrics` key, and an operation selecting an admin-only root field
+ * with a `generate` key.
+ */
 export function useScopes(): Plugin<AuthContext> {
+  const check = (args: {
+    contextValue: unknown;
+    document: Parameters<typeof rootFieldNames>[0];
+    operationName?: string | null;
+  }) => {
+    const context = args.contextValue as AuthContext;
+    if (hasScope(context.auth, "admin")) return;
+    requireScope(context, "generate");
+    for (const name of rootFieldNames(args.document, args.operationName ?? undefined)) {
+      if (ADMIN_ROOT_FIELDS.has(name)) requireScope(context, "admin");
+    }
+  };
   return {
-    onExecute({ args }) {
-      const context = args.contextValue as AuthContext;
-      if (hasScope(context.auth, "admin")) return;
-      for (const name of rootFieldNames(args.document, args.operationName ?? undefined)) {
-        if (ADMIN_ROOT_FIELDS.has(name)) requireScope(context, "admin");
-      }
-    },
+    onExecute: ({ args }) => check(args),
+    onSubscribe: ({ args }) => check(args),
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Limits on GraphQL documents, so that no single request can stall the server: graphql-armor's depth, alias,
- * token, cost and directive limits (the token limit also bounds nesting, so deep documents are a 400 before the
- * parser recurses), a document size limit checked before parsing, at most one generation field per operation,
+ * token, cost and directive limits, a document size limit and a bracket nesting limit checked before parsing (the
+ * parser recurses per level: see security/document-nesting.ts), at most one generation field per operation,
  * introspection and field suggestions as configured, and parse errors that never echo the request body.
  */
 import { EnvelopArmor } from "@escape.tech/graphql-armor";
@@ -13,6 +13,7 @@ import {
   type ValidationRule,
 } from "graphql";
 import { createGraphQLError, type Plugin } from "graphql-yoga";
+import { nestingDepth } from "./document-nesting.ts";
 import { fragmentsOf, rootFields } from "./operation.ts";
 
 /** The limits, documented in README "Deploying". */
@@ -21,6 +22,8 @@ export const GRAPHQL_LIMITS = Object.freeze({
   maxDocumentBytes: 64 * 1024,
   maxTokens: 2000,
   maxDepth: 12,
+  /** `{`, `[` and `(` open at once: a depth-12 selection with nested input objects and lists needs about 20. */
+  maxNesting: 32,
   maxAliases: 15,
   maxDirectives: 10,
   maxCost: 5000,
@@ -49,6 +52,7 @@ export function graphqlLimitPlugins(options: GraphqlLimitOptions): Plugin[] {
   if (!options.introspection) rules.push(NoSchemaIntrospectionCustomRule);
   return [
     useDocumentSizeLimit(GRAPHQL_LIMITS.maxDocumentBytes),
+    useNestingLimit(GRAPHQL_LIMITS.maxNesting),
     ...(armor.protect().plugins as Plugin[]),
     {
       onValidate: ({ addValidationRule }) => {
@@ -77,6 +81,20 @@ export function useDocumentSizeLimit(maxBytes: number): Plugin {
           extensions: { code: documentTooLarge(maxBytes).code, http: { status: 413 } },
         });
       }
+    },
+  };
+}
+
+/** Refuses a document nesting brackets deeper than `maxNesting` with HTTP 400, before it is parsed. */
+export function useNestingLimit(maxNesting: number): Plugin {
+  return {
+    onParams({ params }) {
+      const query = params.query;
+      if (typeof query !== "string" || nestingDepth(query, maxNesting) <= maxNesting) return;
+      throw createGraphQLError(
+        `The document nests brackets, braces or parentheses more than ${maxNesting} deep (allowed: at most ${maxNesting})`,
+        { extensions: { code: "DOCUMENT_TOO_DEEP", http: { status: 400 } } },
+      );
     },
   };
 }

@@ -54,11 +54,15 @@ export interface CostSpec {
     /** Attention heads per level, 0 where the level has no attention. */
     readonly heads: readonly number[];
     readonly layersPerBlock: number;
+    /** Transformer layers in each attention block, per level (SDXL: 1, 2, 10); absent: 1 everywhere. */
+    readonly transformerLayers?: readonly number[];
   };
   readonly vae: {
     readonly channels: readonly number[];
     /** diffusers' tile_latent_min_size: the VAE's sample_size / factor. */
     readonly tileLatent: number;
+    /** ResNets per encoder level (the decoder has one more). */
+    readonly layersPerBlock: number;
   };
   /** Weight bytes of the graphs on disk (held once loaded). */
   readonly weightBytes: number;
@@ -242,8 +246,17 @@ export async function readCostSpec(
       channels: unetChannels,
       heads,
       layersPerBlock: typeof unet.layers_per_block === "number" ? unet.layers_per_block : 2,
+      transformerLayers: unetChannels.map((_, level) => {
+        const layers = unet.transformer_layers_per_block;
+        const value = Array.isArray(layers) ? layers[level] : layers;
+        return typeof value === "number" && value > 0 ? value : 1;
+      }),
     },
-    vae: { channels: vaeChannels, tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)) },
+    vae: {
+      channels: vaeChannels,
+      tileLatent: Math.max(1, Math.floor(vaeSample / vaeScaleFactor)),
+      layersPerBlock: typeof vae.layers_per_block === "number" ? vae.layers_per_block : 2,
+    },
     weightBytes: await weightBytes(checkpoint),
     fused,
   };

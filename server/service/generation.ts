@@ -28,6 +28,7 @@ import { type AttentionKernels, type MemoryPlan, planMemory } from "./cost.ts";
 import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
 import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
+import { calibrationFor, planTime, type TimeEstimate, unetChunk } from "./time-cost.ts";
 
 export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
   readonly model: string;
@@ -103,15 +104,22 @@ export interface GenerationPlan {
   readonly requiresSafetyChecker: boolean;
   /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
   readonly totalSteps: number;
+  /** How long the run should hold its slot (refused past AUTOPIPE_MAX_REQUEST_SECONDS; see time-cost.ts). */
+  readonly time: TimeEstimate;
   /** performance.now() when the request arrived. */
   readonly started: number;
 }
 
-/** Validates a request and decides everything that needs no graph; throws one of the expected errors. */
+/**
+ * Validates a request and decides everything that needs no graph; throws one of the expected errors.
+ * `synchronous`: the caller holds an HTTP response open for it (`generate`), so it must also fit
+ * AUTOPIPE_SYNC_MAX_SECONDS.
+ */
 export async function planGeneration(
   services: Pick<Services, "config" | "locator" | "pipelines" | "variants">,
   task: Task,
   request: TaskRequest,
+  options: { synchronous?: boolean } = {},
 ): Promise<GenerationPlan> {
   const started = performance.now();
   const prefix = TASK_FIELD[task];
@@ -151,6 +159,14 @@ export async function planGeneration(
     // Peak memory is estimated before a slot is taken: what cannot fit is refused (ResourceLimitError).
     const fused = await attentionKernels(lease.components, task);
     const memory = await planMemory(services, checkpoint, { ...common, ...size }, images, prefix, fused);
+    // So is its time: what would hold the slot longer than this server allows is refused too.
+    const run = {
+      steps: totalSteps,
+      encodesImage: images !== undefined,
+      memory,
+      synchronous: !!options.synchronous,
+    };
+    const time = await planTime(services, checkpoint, { ...common, ...size }, run, prefix, fused);
     return {
       task,
       input,
@@ -164,6 +180,7 @@ export async function planGeneration(
       requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
       memory,
       totalSteps,
+      time,
       started,
     };
   } finally {
@@ -214,7 +231,7 @@ export async function generate(
   input: TaskRequest,
   signal?: AbortSignal,
 ): Promise<GenerationResult> {
-  const plan = await planGeneration(services, task, input);
+  const plan = await planGeneration(services, task, input, { synchronous: true });
   return services.admission.run(() => runPlan(services, plan, { signal }), signal);
 }
 
@@ -245,12 +262,19 @@ export async function runPlan(
     const loadMs = await timed(() => Promise.all(graphs.map((g) => components.graph(g))));
     const memory = await confirmMemoryPlan(services, plan, components);
     const timer = new RunTimer();
+    // Step times, for the time estimate's calibration (the first step also pays for warming the session up).
+    const stepEnds: number[] = [];
     const run: RunContext = {
       generator: new TorchGenerator(common.seed),
       timer,
       signal: hooks.signal,
-      onStep: hooks.onStep,
+      onStep: (progress) => {
+        stepEnds.push(performance.now());
+        hooks.onStep?.(progress);
+      },
       memory,
+      // A long step runs in parts, so that a cancelled request stops within it.
+      unetChunk: unetChunk(plan.time, common.numImagesPerPrompt * (common.guidanceScale > 1 ? 2 : 1)),
     };
     const inferenceStarted = performance.now();
     const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };
@@ -258,6 +282,7 @@ export async function runPlan(
     const output = await runTask(components, task, params, plan.strength, prepared, run);
     const checked = safety === "run" ? await runSafetyChecker(components, output.images, run) : null;
     const inferenceMs = performance.now() - inferenceStarted;
+    observeSteps(services.pipelines, plan, stepEnds);
 
     const encodeStarted = performance.now();
     const pngs = await encodePngs(checked?.images ?? output.images);
@@ -290,6 +315,20 @@ export async function runPlan(
   } finally {
     lease.release();
   }
+}
+
+/**
+ * Tells the checkpoint's time calibration how long its steps took against the estimate: the median of the steps
+ * after the first (which also warms the session up), when the estimate is long enough (≥ 20 ms) for the model
+ * rather than fixed per-call costs to decide it.
+ */
+function observeSteps(pipelines: object, plan: GenerationPlan, stepEnds: readonly number[]): void {
+  const estimated = plan.time.stepSeconds / plan.time.factor;
+  if (stepEnds.length < 2 || estimated < 0.02) return;
+  const steps = stepEnds.slice(1).map((end, i) => end - (stepEnds[i] as number));
+  steps.sort((a, b) => a - b);
+  const median = steps[Math.floor(steps.length / 2)] as number;
+  calibrationFor(pipelines).observe(plan.resolution.checkpoint.id, estimated, median / 1000);
 }
 
 /** Loop iterations left by img2img/inpaint strength: diffusers' get_timesteps, `timesteps[t_start * order:]`. */

@@ -2,11 +2,14 @@
  * Oversized documents refused while their body streams in (server/http-server.ts, security/query-scan.ts): the
  * scanner's verdicts across chunk boundaries and escapes, and over a real port: a 10 MB query-first document is a
  * 413 with a GraphQL error and the connection keeps serving; large bodies whose documents fit (big variables,
- * many escapes) and bodies that are not query-first reach Yoga unchanged; an unterminated string is a 400.
+ * many escapes) and bodies that are not query-first reach Yoga unchanged; an unterminated string is a 400. And
+ * the refusal of a body still arriving reaches Node's own fetch every time, from a server in a process of its own
+ * (in one process, client and server share an event loop and the race that lost it does not happen).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GRAPHQL_LIMITS } from "../../server/security/graphql-limits.ts";
 import { QueryScan } from "../../server/security/query-scan.ts";
+import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { startHttpServer } from "../helpers/services.ts";
 
 const LIMIT = GRAPHQL_LIMITS.maxDocumentBytes;
@@ -118,4 +121,35 @@ describe("over HTTP", () => {
     expect(text).not.toContain("\\\\\\\\");
     expect(JSON.parse(text)).toMatchObject({ errors: [{ message: expect.stringMatching(/invalid JSON/) }] });
   });
+});
+
+describe("over HTTP, from a server process", () => {
+  let server: ServerProcess;
+  beforeAll(async () => {
+    server = await startServerProcess();
+  }, 180_000);
+  afterAll(async () => {
+    server.child.kill("SIGKILL");
+    await server.exited;
+  });
+
+  it("Node's default fetch reads the 413 of a 10 MB document 50 times in a row", async () => {
+    const body = JSON.stringify({ query: `{ schedulers { name } } # ${"x".repeat(10 * 1024 * 1024)}` });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      try {
+        const r = await fetch(`${server.base}/graphql`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        const json = (await r.json()) as { errors?: { extensions?: { code?: string } }[] };
+        outcomes.push(`${r.status} ${json.errors?.[0]?.extensions?.code}`);
+      } catch (error) {
+        const cause = (error as { cause?: { code?: string } }).cause;
+        outcomes.push(cause?.code ?? (error as Error).message);
+      }
+    }
+    expect(outcomes).toEqual(Array(50).fill("413 DOCUMENT_TOO_LARGE"));
+  }, 120_000);
 });
