@@ -4,6 +4,15 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { DocumentTypeDecoration } from '@graphql-typed-document-node/core';
+/** How a checkpoint's graphs are stored. */
+export type CheckpointFormat =
+  /** diffusers' own layout (component folders with config.json + safetensors weights): the graphs are built from the configs. */
+  | 'DIFFUSERS'
+  /** ONNX exports (diffusers' ONNX layout or optimum's): the graphs are loaded as they are. */
+  | 'ONNX'
+  /** One `.safetensors` file in the original (LDM / sgm) layout, as diffusers' `from_single_file` loads it: the graphs are built from the configs of a diffusers-layout checkpoint (`configFrom`) with the file's weights. */
+  | 'SINGLE_FILE';
+
 /** Where a checkpoint was found. */
 export type CheckpointSource =
   /** The Hugging Face cache (HF_HOME / HF_HUB_CACHE). */
@@ -112,6 +121,8 @@ export type JobStatus =
 
 /** Overrides of a pipeline's config; fields left out keep the value they had. */
 export type PipelineConfigInput = {
+  /** For a single-file checkpoint (`name.safetensors`): the id of a diffusers-layout checkpoint to take the component configs, scheduler and tokenizers from, as diffusers' `from_single_file(…, config=…)`. */
+  configFrom?: string | null | undefined;
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   negativePrompt?: string | null | undefined;
@@ -204,7 +215,7 @@ export type FromPipeMutation = { __typename: 'Mutation', fromPipe:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -411,14 +422,14 @@ export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
 
-export type PipelineConfigFieldsFragment = { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null };
+export type PipelineConfigFieldsFragment = { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null };
 
-export type PipelineVariantFieldsFragment = { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } };
+export type PipelineVariantFieldsFragment = { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } };
 
 export type PipelineVariantsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }> };
+export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }> };
 
 export type PipelinesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -432,7 +443,7 @@ export type RemovePipelineVariantMutationVariables = Exact<{
 
 export type RemovePipelineVariantMutation = { __typename: 'Mutation', removePipelineVariant:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
-    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null } }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }
    };
 
 export type ResolvePipelineQueryVariables = Exact<{
@@ -447,7 +458,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, runnable: boolean, reason: string | null, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, format: CheckpointFormat, runnable: boolean, reason: string | null, notes: Array<string>, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -620,6 +631,8 @@ export const PipelineConfigFieldsFragmentDoc = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }
     `, {"fragmentName":"PipelineConfigFields"}) as unknown as TypedDocumentString<PipelineConfigFieldsFragment, unknown>;
 export const PipelineVariantFieldsFragmentDoc = new TypedDocumentString(`
@@ -642,6 +655,8 @@ export const PipelineVariantFieldsFragmentDoc = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }`, {"fragmentName":"PipelineVariantFields"}) as unknown as TypedDocumentString<PipelineVariantFieldsFragment, unknown>;
 export const FromPipeDocument = new TypedDocumentString(`
     mutation FromPipe($name: String!, $from: String!, $task: Task!, $config: PipelineConfigInput) {
@@ -681,6 +696,8 @@ export const FromPipeDocument = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1236,6 +1253,8 @@ export const PipelineVariantsDocument = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1286,6 +1305,8 @@ export const RemovePipelineVariantDocument = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1317,8 +1338,10 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       pipelineClass
       source
       revision
+      format
       runnable
       reason
+      notes
       loaded
       inpaintingMode
       config {
@@ -1358,6 +1381,8 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
   negativePrompt
   width
   height
+  variant
+  configFrom
 }`) as unknown as TypedDocumentString<ResolvePipelineQuery, ResolvePipelineQueryVariables>;
 export const SchedulersDocument = new TypedDocumentString(`
     query Schedulers {

@@ -17,8 +17,10 @@ import path from "node:path";
 import type { GraphName } from "../pipelines/components.ts";
 import type { LocatedCheckpoint } from "./locate.ts";
 import { checkpointFile } from "./paths.ts";
+import type { SingleFileType } from "./single-file/model-type.ts";
+import { singleFileGraphSource } from "./single-file/single-file-checkpoint.ts";
 
-export type CheckpointFormat = "ONNX" | "DIFFUSERS";
+export type CheckpointFormat = "ONNX" | "DIFFUSERS" | "SINGLE_FILE";
 
 /** The diffusers component folder each graph is built from. */
 export const COMPONENT_FOLDER: Readonly<Record<GraphName, string>> = {
@@ -39,6 +41,10 @@ export type GraphSource =
       /** Real paths (inside the checkpoint's root). */
       readonly configFile: string;
       readonly weightFiles: readonly string[];
+      /** Set when the weights are a single file's, read through the key map of a file of this type. */
+      readonly singleFile?: { readonly type: SingleFileType };
+      /** fp32 bytes of this component's tensors when the weight file holds more (a single file). */
+      readonly weightBytes?: number;
     }
   | { readonly kind: "missing"; readonly reason: string };
 
@@ -60,6 +66,10 @@ export async function graphSource(
   graph: GraphName,
   variant: string | null,
 ): Promise<GraphSource> {
+  if (checkpoint.singleFile) {
+    const single = await singleFileGraphSource({ ...checkpoint, singleFile: checkpoint.singleFile }, graph);
+    if (single) return single;
+  }
   const onnx = `${graph}/model.onnx`;
   if (await isFile(checkpoint, onnx)) return { kind: "onnx", relative: onnx };
   const folder = COMPONENT_FOLDER[graph];

@@ -14,6 +14,13 @@ import { type DownloadFn, downloadDiffusersCheckpoint } from "./hub.ts";
 import { cacheFolderName, MODEL_ID_ALLOWED, repoFromCacheFolder, validateModelId } from "./model-id.ts";
 import { readModelIndex } from "./model-index.ts";
 import { PathEscapeError, readCapped, realRoot, resolveInside } from "./paths.ts";
+import {
+  type LocatedSingleFile,
+  listSingleFiles,
+  locateSingleFile,
+} from "./single-file/locate-single-file.ts";
+import { singleFileClass } from "./single-file/model-type.ts";
+import type { SingleFileCheckpoint } from "./single-file/single-file-checkpoint.ts";
 
 export type { DownloadFn, DownloadRequest } from "./hub.ts";
 export { validateModelId } from "./model-id.ts";
@@ -41,13 +48,18 @@ export interface LocatedCheckpoint {
    * diffusers' `from_pretrained(variant=…)`; absent or null: the plain files. Part of the loaded-pipeline key.
    */
   readonly variant?: string | null;
+  /**
+   * Set for a single-file checkpoint (`name.safetensors`): the file its UNet, VAE and text encoders are read from;
+   * `dir` is then the diffusers-layout checkpoint its configs, scheduler and tokenizers come from.
+   */
+  readonly singleFile?: SingleFileCheckpoint;
 }
 
 /** One entry of `CheckpointLocator.list()`. */
 export interface ListedCheckpoint {
   readonly id: string;
   readonly source: CheckpointSource;
-  /** model_index.json's `_class_name`, or null when it cannot be read. */
+  /** model_index.json's `_class_name` (a single file: the class its keys make), or null when it cannot be read. */
   readonly sourceClass: string | null;
 }
 
@@ -105,7 +117,28 @@ export class CheckpointLocator {
     return checkpoint;
   }
 
-  private async lookUp(id: string, variant: string | null): Promise<LocatedCheckpoint> {
+  /**
+   * Finds the file a single-file id names (`name.safetensors`, `folder/name.safetensors`, `org/repo/file.safetensors`),
+   * never downloading. Throws `InvalidInputError` for a malformed id or a link leading outside its root,
+   * `ModelNotFoundError` when neither place has it.
+   */
+  async locateSingleFile(id: string): Promise<LocatedSingleFile> {
+    const found = await locateSingleFile(this.config, id);
+    if (!found) throw new ModelNotFoundError(id, ["models directory", "Hugging Face cache (refs/main)"]);
+    return found;
+  }
+
+  /** `locate` without the Hub: null when neither the models directory nor the cache has `id`. */
+  async locateLocal(id: string): Promise<LocatedCheckpoint | null> {
+    try {
+      return await this.lookUp(id, null, false);
+    } catch (error) {
+      if (error instanceof ModelNotFoundError) return null;
+      throw error;
+    }
+  }
+
+  private async lookUp(id: string, variant: string | null, mayDownload = true): Promise<LocatedCheckpoint> {
     const { repo, revision } = validateModelId(id);
     const searched: string[] = [];
     if (revision === null) {
@@ -116,7 +149,7 @@ export class CheckpointLocator {
     const cached = await this.guard(id, () => this.fromCache(id, repo, revision, "HF_CACHE"));
     if (cached) return cached;
     searched.push("Hugging Face cache");
-    if (!this.config.allowDownload) {
+    if (!this.config.allowDownload || !mayDownload) {
       throw new ModelNotFoundError(id, [...searched, "Hugging Face Hub (downloads disabled)"]);
     }
     await this.downloadOnce(id, repo, revision ?? "main", searched, variant);
@@ -144,7 +177,7 @@ export class CheckpointLocator {
     const repos = folders.map(repoFromCacheFolder).filter((repo): repo is string => repo !== null);
     add(await Promise.all(repos.map((repo) => quietly(() => this.fromCache(repo, repo, null, "HF_CACHE")))));
 
-    const listed = await Promise.all(
+    const listed: ListedCheckpoint[] = await Promise.all(
       [...found.values()].map(async (c) => ({
         id: c.id,
         source: c.source,
@@ -154,6 +187,10 @@ export class CheckpointLocator {
         ),
       })),
     );
+    for (const file of await listSingleFiles(this.config)) {
+      if (found.has(file.id)) continue;
+      listed.push({ id: file.id, source: file.source, sourceClass: await singleFileClass(file.file) });
+    }
     return listed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

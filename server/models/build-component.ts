@@ -13,6 +13,8 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import type { SingleFileType } from "../checkpoints/single-file/model-type.ts";
+import { openSingleFileWeights } from "../checkpoints/single-file/single-file-weights.ts";
 import { UnsupportedComponentError } from "../errors.ts";
 import { GraphBuilder, type WeightRef, type WeightSource } from "../graph-builder/graph-builder.ts";
 import { encodeModel } from "../runtime/graph/onnx-model.ts";
@@ -27,6 +29,8 @@ export interface ComponentFiles {
   readonly configFile: string;
   /** The safetensors files holding the weights (shards in any order). */
   readonly weightFiles: readonly string[];
+  /** The one weight file is a single file of this type: its original names are read through the key map. */
+  readonly singleFile?: { readonly type: SingleFileType };
 }
 
 export interface BuiltComponent {
@@ -98,7 +102,9 @@ export async function buildComponentGraph(
   builder: ComponentBuilder,
 ): Promise<BuiltComponent> {
   const config = await readConfig(files.component, files.configFile);
-  const weights = await openWeights(files.component, files.weightFiles);
+  const weights = files.singleFile
+    ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
+    : await openWeights(files.component, files.weightFiles);
   const g = new GraphBuilder(weights.source, { component: files.component, dataFolder: weights.folder });
   builder(g, config);
   return {

@@ -251,9 +251,10 @@ export class SdComponents {
     return {
       graph: name,
       folder: source.folder,
-      tag: variant ? `${name}.${variant}` : name,
+      tag: source.singleFile ? `${name}.single-file` : variant ? `${name}.${variant}` : name,
       configFile: source.configFile,
       weightFiles: source.weightFiles,
+      ...(source.singleFile ? { singleFile: source.singleFile } : {}),
     };
   }
 
@@ -265,9 +266,10 @@ export class SdComponents {
     if (source.kind === "onnx") await checkpointFile(this.checkpoint, source.relative);
     const bytes =
       source.kind === "built"
-        ? await weightFileBytes(source.weightFiles).catch((error: unknown) => {
+        ? (source.weightBytes ??
+          (await weightFileBytes(source.weightFiles).catch((error: unknown) => {
             throw error instanceof AutopipeError ? new ModelLoadError(this.id, name, error.message) : error;
-          })
+          })))
         : await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
     if (source.kind === "built") await vetComponentFiles(this.checkpoint, folder, Number.POSITIVE_INFINITY);
     try {

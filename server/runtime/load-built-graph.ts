@@ -12,6 +12,7 @@
  */
 import { rm, stat } from "node:fs/promises";
 import path from "node:path";
+import type { SingleFileType } from "../checkpoints/single-file/model-type.ts";
 import { buildComponentGraph } from "../models/build-component.ts";
 import { modelModule } from "../models/registry.ts";
 import {
@@ -40,6 +41,8 @@ export interface BuiltGraphSpec {
   readonly tag: string;
   readonly configFile: string;
   readonly weightFiles: readonly string[];
+  /** A single file's weights (one file holding every component), read through the key map of its type. */
+  readonly singleFile?: { readonly type: SingleFileType };
 }
 
 /** Builds (or finds in the cache) and loads `spec`'s graph. */
@@ -105,7 +108,12 @@ export async function peekBuiltGraph(
 
 async function build(spec: BuiltGraphSpec) {
   const built = await buildComponentGraph(
-    { component: spec.folder, configFile: spec.configFile, weightFiles: spec.weightFiles },
+    {
+      component: spec.folder,
+      configFile: spec.configFile,
+      weightFiles: spec.weightFiles,
+      ...(spec.singleFile ? { singleFile: spec.singleFile } : {}),
+    },
     modelModule(spec.graph).build,
   );
   return { ...built, attention: built.attentionNodes };
@@ -114,7 +122,12 @@ async function build(spec: BuiltGraphSpec) {
 /** The identity of the files a built graph comes from, plus what built it. */
 async function builtIdentity(spec: BuiltGraphSpec): Promise<FileIdentity[]> {
   const out: FileIdentity[] = [
-    { name: `builder:${spec.graph}:${BUILDER_VERSION}`, size: 0, mtimeMs: 0, ino: 0 },
+    {
+      name: `builder:${spec.graph}:${BUILDER_VERSION}${spec.singleFile ? `:single-file:${spec.singleFile.type}` : ""}`,
+      size: 0,
+      mtimeMs: 0,
+      ino: 0,
+    },
   ];
   for (const file of [spec.configFile, ...spec.weightFiles]) {
     const info = await stat(file);

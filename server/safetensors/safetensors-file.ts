@@ -9,7 +9,9 @@
  * Validation: the header length is bounded (100 MB, as the safetensors library bounds it) and inside the file; the
  * JSON parses to an object; every tensor has a known dtype (F32, F16, BF16 — others are refused by name), a shape
  * of non-negative integers, offsets inside the data section with `end − begin = dtype size × elements`, and no two
- * tensors overlap. Nothing is read past the header until a tensor is asked for.
+ * tensors overlap. Nothing is read past the header until a tensor is asked for. A caller may name tensors that are not
+ * weights (`OpenOptions.nonWeights`: a single file's int64 `position_ids`): validated the same, any known dtype, and
+ * set aside.
  *
  * @example
  * const file = await SafetensorsFile.open("unet/diffusion_pytorch_model.safetensors");
@@ -22,21 +24,30 @@ import { SafetensorsError } from "../errors.ts";
 export type WeightDtype = "F32" | "F16" | "BF16";
 
 const DTYPE_BYTES: Readonly<Record<WeightDtype, number>> = { F32: 4, F16: 2, BF16: 2 };
-/** dtypes the format knows but weights here never use: named in the refusal. */
-const KNOWN_OTHER = new Set([
-  "F64",
-  "I64",
-  "I32",
-  "I16",
-  "I8",
-  "U8",
-  "U16",
-  "U32",
-  "U64",
-  "BOOL",
-  "F8_E4M3",
-  "F8_E5M2",
+/** dtypes the format knows but weights here never use (named in the refusal), with their sizes. */
+const KNOWN_OTHER: ReadonlyMap<string, number> = new Map([
+  ["F64", 8],
+  ["I64", 8],
+  ["I32", 4],
+  ["I16", 2],
+  ["I8", 1],
+  ["U8", 1],
+  ["U16", 2],
+  ["U32", 4],
+  ["U64", 8],
+  ["BOOL", 1],
+  ["F8_E4M3", 1],
+  ["F8_E5M2", 1],
 ]);
+
+export interface OpenOptions {
+  /**
+   * Tensors that are not weights and are never read (a single file's `position_ids`, int64): they may have any
+   * dtype the format knows, are validated like the others (shape, offsets, size, no overlap) and are left out of
+   * `names()` / `tensor()`, listed in `nonWeights` instead. Default: none — every tensor must be F32, F16 or BF16.
+   */
+  readonly nonWeights?: (name: string) => boolean;
+}
 /** The safetensors library refuses headers above 100,000,000 bytes; so do we. */
 export const MAX_HEADER_BYTES = 100_000_000;
 
@@ -58,10 +69,12 @@ export class SafetensorsFile {
     readonly size: number,
     readonly metadata: Readonly<Record<string, string>>,
     private readonly entries: ReadonlyMap<string, TensorEntry>,
+    /** Names of the tensors `OpenOptions.nonWeights` set aside. */
+    readonly nonWeights: readonly string[] = [],
   ) {}
 
   /** Opens and validates `file`'s header; throws `SafetensorsError` saying what is wrong. */
-  static async open(file: string): Promise<SafetensorsFile> {
+  static async open(file: string, options: OpenOptions = {}): Promise<SafetensorsFile> {
     const real = await realpath(file);
     const info = await stat(real);
     const name = file.split(/[\\/]/).pop() ?? file;
@@ -87,8 +100,8 @@ export class SafetensorsFile {
       }
       const header = Buffer.alloc(n);
       await handle.read(header, 0, n, 8);
-      const parsed = parseHeader(name, header.toString("utf8"), 8 + n, info.size);
-      return new SafetensorsFile(file, real, info.size, parsed.metadata, parsed.entries);
+      const parsed = parseHeader(name, header.toString("utf8"), 8 + n, info.size, options.nonWeights);
+      return new SafetensorsFile(file, real, info.size, parsed.metadata, parsed.entries, parsed.nonWeights);
     } finally {
       await handle.close();
     }
@@ -136,7 +149,8 @@ function parseHeader(
   text: string,
   dataStart: number,
   fileSize: number,
-): { metadata: Record<string, string>; entries: Map<string, TensorEntry> } {
+  nonWeight: (name: string) => boolean = () => false,
+): { metadata: Record<string, string>; entries: Map<string, TensorEntry>; nonWeights: string[] } {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -149,6 +163,8 @@ function parseHeader(
   const dataSize = fileSize - dataStart;
   const metadata: Record<string, string> = {};
   const entries: TensorEntry[] = [];
+  // Validated with the weights (bounds, overlap), then set aside.
+  const set = new Set<string>();
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === "__metadata__") {
       if (typeof value === "object" && value !== null) {
@@ -160,7 +176,9 @@ function parseHeader(
     if (typeof v !== "object" || v === null)
       throw new SafetensorsError(file, `tensor '${name}' is not an object`);
     const dtype = v.dtype;
-    if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES)) {
+    if (nonWeight(name)) set.add(name);
+    const other = set.has(name) && typeof dtype === "string" ? KNOWN_OTHER.get(dtype) : undefined;
+    if (typeof dtype !== "string" || (!(dtype in DTYPE_BYTES) && other === undefined)) {
       const what =
         typeof dtype === "string" && KNOWN_OTHER.has(dtype)
           ? `dtype ${dtype}`
@@ -191,7 +209,7 @@ function parseHeader(
       );
     }
     const elements = (shape as number[]).reduce((a, b) => a * b, 1);
-    const expected = elements * DTYPE_BYTES[dtype as WeightDtype];
+    const expected = elements * (other ?? DTYPE_BYTES[dtype as WeightDtype]);
     if (end - begin !== expected) {
       throw new SafetensorsError(
         file,
@@ -214,7 +232,8 @@ function parseHeader(
       throw new SafetensorsError(file, `tensors '${prev.name}' and '${cur.name}' overlap`);
     }
   }
-  return { metadata, entries: new Map(entries.map((e) => [e.name, e])) };
+  const weights = entries.filter((e) => !set.has(e.name));
+  return { metadata, entries: new Map(weights.map((e) => [e.name, e])), nonWeights: [...set] };
 }
 
 /** Widens F16/BF16 little-endian bytes to float32 exactly; F32 is copied. */

@@ -53,6 +53,11 @@ export const PipelineConfigType = builder.objectRef<PipelineConfig>("PipelineCon
       description:
         "The weights variant loaded from a diffusers-layout checkpoint (`fp16` → `*.fp16.safetensors`); null: the plain files.",
     }),
+    configFrom: t.exposeString("configFrom", {
+      nullable: true,
+      description:
+        "For a single-file checkpoint: the diffusers-layout checkpoint its configs, scheduler and tokenizers come from (diffusers' `from_single_file(config=…)`; without one, the reference repo of the file's type when it is on disk); null otherwise.",
+    }),
   }),
 });
 
@@ -70,6 +75,10 @@ export const PipelineConfigInput = builder.inputType("PipelineConfigInput", {
     variant: t.string({
       description:
         "Load the checkpoint's `*.<variant>.safetensors` files (diffusers' `variant=`, e.g. `fp16`); every component must have them.",
+    }),
+    configFrom: t.string({
+      description:
+        "For a single-file checkpoint (`name.safetensors`): the id of a diffusers-layout checkpoint to take the component configs, scheduler and tokenizers from, as diffusers' `from_single_file(…, config=…)`.",
     }),
   }),
 });
@@ -103,6 +112,7 @@ class VariantView {
       this.variant.task,
       {},
       this.variant.config.variant ?? null,
+      this.variant.config.configFrom ?? null,
     );
     return this.resolution;
   }

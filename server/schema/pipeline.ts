@@ -49,6 +49,10 @@ export const CheckpointFormatEnum = builder.enumType("CheckpointFormat", {
       description:
         "diffusers' own layout (component folders with config.json + safetensors weights): the graphs are built from the configs.",
     },
+    SINGLE_FILE: {
+      description:
+        "One `.safetensors` file in the original (LDM / sgm) layout, as diffusers' `from_single_file` loads it: the graphs are built from the configs of a diffusers-layout checkpoint (`configFrom`) with the file's weights.",
+    },
   } as const,
 });
 
@@ -79,7 +83,10 @@ export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("Pipel
   fields: (t) => ({
     model: t.exposeString("model"),
     task: t.field({ type: TaskEnum, resolve: (r) => r.task }),
-    sourceClass: t.exposeString("sourceClass", { description: "model_index.json's `_class_name`." }),
+    sourceClass: t.exposeString("sourceClass", {
+      description:
+        "model_index.json's `_class_name`; for a single file, the class `from_single_file` builds from its keys (`DiffusionPipeline` when they are of no known family).",
+    }),
     family: t.exposeString("family", { description: "diffusers' mapping key, e.g. `stable-diffusion`." }),
     pipelineClass: t.exposeString("pipelineClass"),
     components: t.field({ type: [ComponentType], resolve: (r) => r.modelIndex.components }),
@@ -96,6 +103,11 @@ export const PipelineResolutionType = builder.objectRef<ResolvedPipeline>("Pipel
       resolve: (r, _args, { services }) => services.pipelines.has(r.checkpoint),
     }),
     reason: t.exposeString("reason", { nullable: true, description: "Why not, when `runnable` is false." }),
+    notes: t.stringList({
+      description:
+        "What to know about the weights: a single file's keys that no graph reads, training state ignored.",
+      resolve: (r) => [...(r.notes ?? [])],
+    }),
     inpaintingMode: t.field({
       type: InpaintingModeEnum,
       nullable: true,
@@ -122,7 +134,8 @@ builder.queryField("resolvePipeline", (t) =>
     args: {
       model: t.arg.string({
         required: true,
-        description: "`name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe).",
+        description:
+          "`name`, `org/name` or `org/name@revision`; a single file `name.safetensors` or `org/repo/file.safetensors`; or a named pipeline (fromPipe).",
       }),
       task: t.arg({ type: TaskEnum, required: true }),
       controlnet: t.arg.boolean({ defaultValue: false }),
@@ -138,6 +151,7 @@ builder.queryField("resolvePipeline", (t) =>
           args.task,
           { controlnet: args.controlnet ?? false, enablePag: args.enablePag ?? false },
           target.overrides.variant ?? null,
+          target.overrides.configFrom ?? null,
         );
         return { ...resolution, model: args.model, overrides: target.overrides };
       }, [ModelNotFoundError, UnsupportedPipelineError, InvalidModelIndexError, InvalidInputError]),

@@ -131,6 +131,7 @@ export async function planGeneration(
     task,
     {},
     target.overrides.variant ?? null,
+    target.overrides.configFrom ?? null,
   );
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(

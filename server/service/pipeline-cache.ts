@@ -68,12 +68,13 @@ export class PipelineCache {
 
   constructor(private readonly config: CacheConfig) {}
 
-  /** The cache key: one entry per snapshot, revision, provider and dtype. */
+  /** The cache key: one entry per snapshot, revision, variant, single file, provider and dtype. */
   keyOf(checkpoint: LocatedCheckpoint): string {
     return [
       checkpoint.dir,
       checkpoint.revision ?? "",
       checkpoint.variant ?? "",
+      checkpoint.singleFile?.file ?? "",
       this.config.executionProvider,
       "float32",
     ].join("\u0000");

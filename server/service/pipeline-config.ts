@@ -19,6 +19,8 @@ export interface PipelineConfig {
   readonly height: number | null;
   /** The weights variant loaded (`fp16` → `*.fp16.safetensors`); null for the plain files. */
   readonly variant: string | null;
+  /** A single file's config checkpoint (diffusers' `from_single_file(config=…)`, or the reference repo used). */
+  readonly configFrom: string | null;
 }
 
 /** What a named pipeline may set (GraphQL `PipelineConfigInput`): every field optional, `scheduler` by API name. */
@@ -32,6 +34,7 @@ export interface PipelineConfigOverrides {
   readonly width?: number | null;
   readonly height?: number | null;
   readonly variant?: string | null;
+  readonly configFrom?: string | null;
 }
 
 export const CONFIG_FIELDS = [
@@ -44,6 +47,7 @@ export const CONFIG_FIELDS = [
   "width",
   "height",
   "variant",
+  "configFrom",
 ] as const satisfies readonly (keyof PipelineConfigOverrides)[];
 
 /** `newer` over `older`, field by field; null and absent fields of `newer` keep `older`'s (from_pipe's merge). */
@@ -108,5 +112,6 @@ export async function effectiveConfig(
     width: overrides.width ?? side,
     height: overrides.height ?? side,
     variant: overrides.variant ?? null,
+    configFrom: overrides.configFrom ?? checkpoint.singleFile?.configFrom ?? null,
   };
 }

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Task } from "../auto-pipeline/resolve.ts";
-import { cacheFolderName } from "../checkpoints/model-id.ts";
+import { cacheFolderName, MODEL_ID_ALLOWED, validateModelId } from "../checkpoints/model-id.ts";
 import type { Config } from "../config.ts";
 import type { Services } from "../context.ts";
 import { ConfigError, InvalidInputError, showValue } from "../errors.ts";
@@ -128,7 +128,14 @@ export async function fromPipe(
   const parent = services.variants.get(args.from);
   const model = parent?.model ?? args.from;
   const config = mergeOverrides(parent?.config ?? {}, overrides);
-  const resolution = await resolveCheckpoint(services, model, args.task, {}, config.variant ?? null);
+  const resolution = await resolveCheckpoint(
+    services,
+    model,
+    args.task,
+    {},
+    config.variant ?? null,
+    config.configFrom ?? null,
+  );
   const variant: PipelineVariant = {
     name: args.name,
     from: args.from,
@@ -214,6 +221,15 @@ export function validateOverrides(
       case "variant":
         if (typeof value !== "string" || !VARIANT_NAME.test(value)) {
           throw bad("a variant name: 1 to 32 letters, digits, '_' or '-' (e.g. fp16)");
+        }
+        break;
+      case "configFrom":
+        // A checkpoint id, checked by the id grammar (InvalidInputError names the field).
+        if (typeof value !== "string") throw bad(MODEL_ID_ALLOWED);
+        try {
+          validateModelId(value);
+        } catch {
+          throw bad(MODEL_ID_ALLOWED);
         }
         break;
       case "negativePrompt":

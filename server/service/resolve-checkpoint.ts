@@ -10,7 +10,10 @@ import type { CheckpointFormat } from "../checkpoints/component-weights.ts";
 import type { CheckpointFactsCache } from "../checkpoints/facts-cache.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import { type ModelIndex, readModelIndex } from "../checkpoints/model-index.ts";
+import { isSingleFileId } from "../checkpoints/single-file/locate-single-file.ts";
 import type { Services } from "../context.ts";
+import { InvalidInputError, showValue } from "../errors.ts";
+import { resolveSingleFile } from "./resolve-single-file.ts";
 import {
   type InpaintingMode,
   judgeRunnability,
@@ -33,6 +36,8 @@ export interface CheckpointResolution {
   readonly format: CheckpointFormat;
   /** Weight variants present on disk. */
   readonly variants: readonly string[];
+  /** What the caller should know about the weights (a single file's unused keys); absent: nothing. */
+  readonly notes?: readonly string[];
 }
 
 /**
@@ -46,7 +51,19 @@ export async function resolveCheckpoint(
   options: ResolveOptions = {},
   /** The weights variant (diffusers' `variant=`), null for the plain files. */
   variant: string | null = null,
+  /** For a single file: the diffusers-layout checkpoint its configs, scheduler and tokenizers come from. */
+  configFrom: string | null = null,
 ): Promise<CheckpointResolution> {
+  if (isSingleFileId(model)) {
+    return resolveSingleFile(services, model, taskOrChoice, options, variant, configFrom);
+  }
+  if (configFrom !== null) {
+    throw new InvalidInputError(
+      "configFrom",
+      showValue(configFrom),
+      `null: configFrom is for single-file checkpoints (name.safetensors), and '${model}' is a checkpoint folder`,
+    );
+  }
   const located = await services.locator.locate(model, { variant });
   const checkpoint: LocatedCheckpoint = variant ? { ...located, variant } : located;
   const { facts } = services;

@@ -31,6 +31,7 @@ export async function loadPipeline(
     variant?.task ?? nativeTask,
     {},
     weightsVariant ?? variant?.config.variant ?? null,
+    variant?.config.configFrom ?? null,
   );
   if (!resolution.runnable) {
     throw new UnsupportedPipelineError(

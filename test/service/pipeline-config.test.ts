@@ -56,6 +56,7 @@ describe("effective pipeline config", () => {
       width: 64,
       height: 64,
       variant: null,
+      configFrom: null,
     });
     expect(await configOf("tiny-sd2-v", "StableDiffusionInpaintPipeline", "INPAINTING")).toMatchObject({
       requiresSafetyChecker: false,
