@@ -105,6 +105,13 @@ export async function graphSource(
     };
   }
   const present = variantsIn(files);
+  if (!variant && present.length === 0 && !files.some((f) => f.endsWith(".safetensors"))) {
+    // A folder with a config and no weights at all: an ONNX-layout checkpoint whose graph is missing.
+    return {
+      kind: "missing",
+      reason: `the checkpoint has no ONNX export of '${graph}' (${onnx}) and no safetensors weights (${folder}/${single})`,
+    };
+  }
   return {
     kind: "missing",
     reason: variant

@@ -28,7 +28,13 @@ describe("typed client against a live server", () => {
   });
 
   it("lists models and schedulers", async () => {
-    expect((await client.models()).map((m) => m.id)).toEqual(["tiny-sd", "tiny-sd-inpaint", "tiny-sdxl"]);
+    expect((await client.models()).map((m) => m.id)).toEqual([
+      "mini-sd",
+      "mini-sd.safetensors",
+      "tiny-sd",
+      "tiny-sd-inpaint",
+      "tiny-sdxl",
+    ]);
     expect(await client.schedulers()).toContainEqual({
       name: "EULER_DISCRETE",
       className: "EulerDiscreteScheduler",

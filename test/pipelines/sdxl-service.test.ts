@@ -113,7 +113,8 @@ describe("SDXL resolution", () => {
   it("a checkpoint without text_encoder_2/model.onnx is not runnable, and says so", async () => {
     expect(await resolve("no-te2", "TEXT_TO_IMAGE")).toMatchObject({
       runnable: false,
-      reason: "the checkpoint has no ONNX export of 'text_encoder_2' (text_encoder_2/model.onnx)",
+      reason:
+        "the checkpoint has no ONNX export of 'text_encoder_2' (text_encoder_2/model.onnx) and no safetensors weights (text_encoder_2/model.safetensors)",
     });
   });
 
