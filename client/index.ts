@@ -123,12 +123,16 @@ export function createClient(options: ClientOptions) {
     async pipelines(init?: { signal?: AbortSignal }): Promise<PipelinesQuery["pipelines"]> {
       return (await execute(PipelinesDocument, {}, init)).pipelines;
     },
-    /** Loads a checkpoint ahead of its first generation (warm-up). */
+    /**
+     * Loads a checkpoint ahead of its first generation (warm-up); `variant` loads `*.<variant>.safetensors` weights
+     * (e.g. `fp16`) of a diffusers-layout checkpoint.
+     */
     async loadPipeline(
       model: string,
-      init?: { signal?: AbortSignal },
+      init?: { signal?: AbortSignal; variant?: string },
     ): Promise<LoadPipelineMutation["loadPipeline"]> {
-      return (await execute(LoadPipelineDocument, { model }, init)).loadPipeline;
+      return (await execute(LoadPipelineDocument, { model, variant: init?.variant ?? null }, init))
+        .loadPipeline;
     },
     /** Releases a loaded checkpoint (after the requests using it finish). */
     async unloadPipeline(

@@ -405,6 +405,7 @@ export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
 
 export type LoadPipelineMutationVariables = Exact<{
   model: string;
+  variant?: string | null | undefined;
 }>;
 
 
@@ -458,7 +459,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, format: CheckpointFormat, runnable: boolean, reason: string | null, notes: Array<string>, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, format: CheckpointFormat, variants: Array<string>, runnable: boolean, reason: string | null, notes: Array<string>, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -1209,8 +1210,8 @@ fragment JobFields on GenerationJob {
   }
 }`) as unknown as TypedDocumentString<JobUpdatesSubscription, JobUpdatesSubscriptionVariables>;
 export const LoadPipelineDocument = new TypedDocumentString(`
-    mutation LoadPipeline($model: String!) {
-  loadPipeline(model: $model) {
+    mutation LoadPipeline($model: String!, $variant: String) {
+  loadPipeline(model: $model, variant: $variant) {
     __typename
     ... on Error {
       message
@@ -1339,6 +1340,7 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
       source
       revision
       format
+      variants
       runnable
       reason
       notes

@@ -41,6 +41,23 @@ describe("pipeline cache over HTTP", () => {
     expect(await client.unloadPipeline("tiny-sd-inpaint")).toMatchObject({ unloaded: false });
   });
 
+  it("a diffusers-layout checkpoint: resolvePipeline names its format and variants; loadPipeline loads a variant", async () => {
+    expect(await client.resolvePipeline({ model: "mini-sd", task: "TEXT_TO_IMAGE" })).toMatchObject({
+      __typename: "PipelineResolution",
+      format: "DIFFUSERS",
+      variants: ["fp16"],
+      runnable: true,
+    });
+    const loaded = await client.loadPipeline("mini-sd", { variant: "fp16" });
+    if (loaded.__typename !== "LoadedPipeline") throw new Error(`unexpected ${loaded.__typename}`);
+    expect(loaded).toMatchObject({ model: "mini-sd", loads: 1 });
+    const missing = await client.loadPipeline("mini-sd", { variant: "bf16" });
+    expect(missing.__typename).not.toBe("LoadedPipeline");
+    if (missing.__typename === "LoadedPipeline") throw new Error("unreachable");
+    expect(missing.message).toContain("bf16");
+    await client.unloadPipeline("mini-sd");
+  });
+
   it("loadPipeline answers typed errors", async () => {
     expect((await client.loadPipeline("nobody/nothing")).__typename).toBe("ModelNotFoundError");
     expect((await client.loadPipeline("../etc")).__typename).toBe("InvalidInputError");
