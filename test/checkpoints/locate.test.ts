@@ -358,6 +358,8 @@ describe("list", () => {
   it("lists the bundled checkpoints", async () => {
     const listed = await new CheckpointLocator(layout.config({ modelsDir: bundledModels })).list();
     expect(listed).toEqual([
+      { id: "mini-sd", source: "MODELS_DIR", sourceClass: "StableDiffusionPipeline" },
+      { id: "mini-sd.safetensors", source: "MODELS_DIR", sourceClass: "StableDiffusionPipeline" },
       { id: "tiny-sd", source: "MODELS_DIR", sourceClass: expect.any(String) },
       { id: "tiny-sd-inpaint", source: "MODELS_DIR", sourceClass: expect.any(String) },
       { id: "tiny-sdxl", source: "MODELS_DIR", sourceClass: expect.any(String) },

@@ -63,6 +63,8 @@ describe("the web page with API keys", () => {
     await page.getByRole("button", { name: "Use key" }).click();
     await page.locator('#key-status[data-state="accepted"]').waitFor();
     await page.locator("#pipeline-body dl").waitFor();
+    expect(await page.locator("#model option").count()).toBe(5);
+    await page.selectOption("#model", "tiny-sd");
     expect(await page.locator("#model").inputValue()).toBe("tiny-sd");
     expect(await page.locator("#banner").isHidden()).toBe(true);
     expect(await page.locator("#api-key").inputValue()).toBe("");
@@ -76,6 +78,7 @@ describe("the web page with API keys", () => {
     await page.reload();
     await page.locator('#key-status[data-state="accepted"]').waitFor();
     await page.locator("#pipeline-body dl").waitFor();
+    await page.selectOption("#model", "tiny-sd");
   });
 
   it("a generation runs to the end: the submit and the SSE stream both carry the key", async () => {

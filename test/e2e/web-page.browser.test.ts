@@ -36,6 +36,11 @@ describe("the web page in headless Chromium", () => {
     await page.goto(server.url.replace(/graphql$/, ""));
     // The checkpoints and the pipeline panel come from the API once the page has loaded.
     await page.locator("#pipeline-body dl").waitFor();
+    // The bundled checkpoints in the order models lists them; the tests below run on tiny-sd (the fastest).
+    expect(
+      await page.locator("#model option").evaluateAll((o) => o.map((e) => (e as HTMLOptionElement).value)),
+    ).toEqual(["mini-sd", "mini-sd.safetensors", "tiny-sd", "tiny-sd-inpaint", "tiny-sdxl"]);
+    await page.selectOption("#model", "tiny-sd");
   });
   afterAll(async () => {
     await browser?.close();

@@ -176,9 +176,11 @@ describe("bundled checkpoints", () => {
   });
   afterAll(() => app.close());
 
-  it("models lists tiny-sd, tiny-sd-inpaint and tiny-sdxl with their source class", async () => {
+  it("models lists the bundled checkpoints (diffusers folder, single file, ONNX) with their source class", async () => {
     const body = await app.gql<{ models: unknown[] }>("{ models { id sourceClass source } }");
     expect(body.data!.models).toEqual([
+      { id: "mini-sd", sourceClass: "StableDiffusionPipeline", source: "MODELS_DIR" },
+      { id: "mini-sd.safetensors", sourceClass: "StableDiffusionPipeline", source: "MODELS_DIR" },
       { id: "tiny-sd", sourceClass: "OnnxStableDiffusionPipeline", source: "MODELS_DIR" },
       { id: "tiny-sd-inpaint", sourceClass: "OnnxStableDiffusionInpaintPipeline", source: "MODELS_DIR" },
       { id: "tiny-sdxl", sourceClass: "StableDiffusionXLPipeline", source: "MODELS_DIR" },
