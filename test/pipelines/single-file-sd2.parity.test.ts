@@ -11,19 +11,15 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { componentKeyMap } from "../../server/checkpoints/single-file/single-file-weights.ts";
 import { createServices, type Services } from "../../server/context.ts";
-import { encodePngs } from "../../server/image/encode.ts";
 import { textToImage } from "../../server/pipelines/text-to-image.ts";
-import { RunTimer } from "../../server/runtime/onnx.ts";
-import { TorchGenerator } from "../../server/runtime/rng.ts";
-import { floatTensor } from "../../server/runtime/tensor.ts";
 import { SafetensorsFile } from "../../server/safetensors/safetensors-file.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
-import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
+import { expectParity, runOf } from "../helpers/pipeline-parity.ts";
+import { ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 
 const SOURCE = `${SAFETENSORS_FIXTURES}models/mini-sd2-v`;
@@ -124,16 +120,6 @@ describe("an SD 2.x single file (OpenCLIP text encoder, v-prediction via configF
     ]);
     const c = (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
     const ref = new ReferenceCase("minisd2v_t2i_ddim", SAFETENSORS_FIXTURES);
-    const output = await textToImage(c, ref.params(), {
-      generator: new TorchGenerator(ref.manifest.seed),
-      timer: new RunTimer(),
-    });
-    const latents = maxAbsDiff(output.latents.data, ref.array("final_latents"));
-    expect(latents.diff).toBeLessThanOrEqual(1e-3 * latents.scale);
-    expect(maxAbsDiff(output.images.data, ref.array("image")).diff).toBeLessThanOrEqual(1 / 255);
-    const [png] = await encodePngs(floatTensor(output.images.data, output.images.dims));
-    const ours = await sharp(png).raw().toBuffer();
-    const theirs = await sharp(ref.png(0)).removeAlpha().raw().toBuffer();
-    expect(maxAbsDiff(ours, theirs).diff).toBeLessThanOrEqual(1);
+    await expectParity(ref, await textToImage(c, ref.params(), runOf(ref)));
   });
 });

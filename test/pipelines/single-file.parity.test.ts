@@ -6,25 +6,16 @@
  * mini-sd case for the fp16 file — with the same bars: final latents within 1e-3 of their max-abs, images within
  * 1/255 on [0, 1], the PNG within one level.
  */
-import { readFileSync, realpathSync } from "node:fs";
-import sharp from "sharp";
+import { realpathSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
 import { graphSource } from "../../server/checkpoints/component-weights.ts";
 import { createServices, type Services } from "../../server/context.ts";
-import { decodeImage, decodeMask } from "../../server/image/decode.ts";
-import { encodePngs } from "../../server/image/encode.ts";
-import { preprocessImage, preprocessMask } from "../../server/image/preprocess.ts";
 import type { GraphName, SdComponents } from "../../server/pipelines/components.ts";
-import { imageToImage } from "../../server/pipelines/image-to-image.ts";
-import { inpainting } from "../../server/pipelines/inpainting.ts";
-import { textToImage } from "../../server/pipelines/text-to-image.ts";
-import { RunTimer } from "../../server/runtime/onnx.ts";
-import { TorchGenerator } from "../../server/runtime/rng.ts";
-import { floatTensor } from "../../server/runtime/tensor.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
-import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
+import { expectParity, runCase } from "../helpers/pipeline-parity.ts";
+import { ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 
 let services: Services;
@@ -100,50 +91,11 @@ async function open(
   return (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
 }
 
-async function inputs(ref: ReferenceCase, c: SdComponents) {
-  const p = ref.manifest.params as unknown as { init_image: string | null; mask_image: string | null };
-  const { vaeScaleFactor } = await c.facts();
-  const size = { vaeScaleFactor, width: ref.manifest.params.width, height: ref.manifest.params.height };
-  const read = (file: string) => readFileSync(`${SAFETENSORS_FIXTURES}${file}`);
-  const image = p.init_image
-    ? preprocessImage(await decodeImage(read(p.init_image), { field: "image", maxPixels: 1 << 20 }), size)
-        .tensor
-    : undefined;
-  const mask = p.mask_image
-    ? preprocessMask(await decodeMask(read(p.mask_image), { field: "maskImage", maxPixels: 1 << 20 }), size)
-        .tensor
-    : undefined;
-  return { image, mask };
-}
-
 describe("parity with diffusers on single files (configFrom: the diffusers folder)", () => {
   it.each(CASES)("%s from %s", async (id, file, configFrom, task, sourceClass, pipelineClass) => {
     const ref = new ReferenceCase(id, SAFETENSORS_FIXTURES);
     expect(`models/${ref.manifest.checkpoint}`).toBe(configFrom);
     const c = await open(file, configFrom, task, { sourceClass, pipelineClass });
-    const { image, mask } = await inputs(ref, c);
-    const side = (dim: number | null | undefined, i: number) => dim ?? image?.dims[i] ?? 0;
-    const base = ref.params();
-    const params = {
-      ...base,
-      width: side(base.width, 3),
-      height: side(base.height, 2),
-      strength: ref.manifest.params.strength ?? 1,
-    };
-    const run = { generator: new TorchGenerator(ref.manifest.seed), timer: new RunTimer() };
-    const output =
-      task === "TEXT_TO_IMAGE"
-        ? await textToImage(c, ref.params(), run)
-        : task === "IMAGE_TO_IMAGE"
-          ? await imageToImage(c, { ...params, image: image! }, run)
-          : await inpainting(c, { ...params, image: image!, mask: mask! }, run);
-    expect(output.latents.dims).toEqual(ref.shape("final_latents"));
-    const latents = maxAbsDiff(output.latents.data, ref.array("final_latents"));
-    expect(latents.diff).toBeLessThanOrEqual(1e-3 * latents.scale);
-    expect(maxAbsDiff(output.images.data, ref.array("image")).diff).toBeLessThanOrEqual(1 / 255);
-    const [png] = await encodePngs(floatTensor(output.images.data, output.images.dims));
-    const ours = await sharp(png).raw().toBuffer();
-    const theirs = await sharp(ref.png(0)).removeAlpha().raw().toBuffer();
-    expect(maxAbsDiff(ours, theirs).diff).toBeLessThanOrEqual(1);
+    await expectParity(ref, await runCase(ref, c, task, SAFETENSORS_FIXTURES));
   });
 });
