@@ -19,7 +19,13 @@ export const MASK_PNG = readFileSync(new URL("mask_64x64.png", INPUTS));
 
 export function benchServices(env: Record<string, string> = {}): Services {
   return createServices(
-    loadConfig({ LOG_LEVEL: "warn", ...process.env, AUTOPIPE_MODELS_DIR: MODELS, ...env }),
+    loadConfig({
+      LOG_LEVEL: "warn",
+      AUTOPIPE_DATA_DIR: "off",
+      ...process.env,
+      AUTOPIPE_MODELS_DIR: MODELS,
+      ...env,
+    }),
   );
 }
 

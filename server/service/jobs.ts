@@ -5,21 +5,31 @@
  * dropped first), so memory stays bounded. `JobService` is what the GraphQL layer sees; this is its in-process
  * backend.
  *
+ * With a data dir (`AUTOPIPE_DATA_DIR`, job-store/disk-job-store.ts) every job is written there when submitted,
+ * when it starts and when it ends, its result's PNGs kept on disk (at most `jobResultsMaxBytes` of them) and read
+ * back on demand. A new process on the same folder takes the jobs back: finished ones as they were, queued ones in
+ * their order, and one that was running queued again, or FAILED with InterruptedError once it has started
+ * `jobAttempts` times. A drain (graceful stop) leaves queued and running jobs as they are in the store, so they
+ * run again after the restart; only cancelJob (or a `generate` client going away) ends a job as CANCELLED there.
+ *
  * @example
  * const job = await services.jobs.submit(await planGeneration(services, "TEXT_TO_IMAGE", input), null);
  * for await (const event of (await services.jobs.updates(job.id, 5))!) console.log(event.job.progress.step);
  */
 import { Repeater } from "@repeaterjs/repeater";
 import type { Config } from "../config.ts";
-import { CancelledError } from "../errors.ts";
+import type { Services } from "../context.ts";
+import { CancelledError, InterruptedError } from "../errors.ts";
 import { observeGeneration, observersOf } from "../observability/generation-log.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Admission } from "./admission.ts";
-import { type GenerationPlan, runPlan } from "./generation.ts";
+import { type GenerationPlan, planGeneration, runPlan } from "./generation.ts";
 import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
+import { DiskJobStore, type StoredJob } from "./job-store/disk-job-store.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { PipelineCache } from "./pipeline-cache.ts";
+import { decodeError, encodeError, payloadOf, requestOf } from "./redis/codec.ts";
 
 export interface JobFilter {
   readonly status?: JobStatus | null;
@@ -50,14 +60,25 @@ export interface JobService {
 }
 
 type Deps = {
-  readonly config: Pick<Config, "jobTtlSeconds" | "maxJobs" | "logPrompts">;
+  readonly config: Pick<
+    Config,
+    | "jobTtlSeconds"
+    | "maxJobs"
+    | "logPrompts"
+    | "dataDir"
+    | "jobResultsMaxBytes"
+    | "jobAttempts"
+    | "maxUploadBytes"
+  >;
   readonly admission: Admission;
   readonly pipelines: PipelineCache;
   /** Its cancel signal stops running jobs when a drain's grace period ends. */
   readonly lifecycle: Lifecycle;
   readonly logger: Logger;
   readonly metrics: Metrics;
-} & Parameters<typeof runPlan>[0];
+} & Parameters<typeof runPlan>[0] &
+  Parameters<typeof planGeneration>[0] &
+  Pick<Services, "locator" | "variants">;
 
 export class LocalJobs implements JobService {
   /** Insertion order = submission order. */
@@ -66,12 +87,19 @@ export class LocalJobs implements JobService {
   private readonly unlisten: () => void;
 
   private readonly observers: Parameters<typeof observeGeneration>[0];
+  /** The embedded job store; null when AUTOPIPE_DATA_DIR is `off`. */
+  private readonly store: DiskJobStore | null;
+  /** What each stored job was last written as (the store keeps no live Job). */
+  private readonly stored = new Map<string, StoredJob>();
+  private disposing = false;
 
   constructor(private readonly deps: Deps) {
     this.observers = observersOf(deps);
     this.unlisten = deps.admission.onChange(() => {
       for (const job of this.jobs.values()) job.queueMoved();
     });
+    this.store = deps.config.dataDir ? DiskJobStore.open(deps.config.dataDir) : null;
+    if (this.store) this.recover(this.store);
     this.sweeper = setInterval(() => this.evict(), 10_000);
     this.sweeper.unref();
   }
@@ -84,6 +112,17 @@ export class LocalJobs implements JobService {
     const ticket = this.deps.admission.reserve();
     const id = crypto.randomUUID();
     const job = new Job(id, plan.task, plan.input.model, plan.totalSteps, owner, () => ticket.position());
+    if (this.store) {
+      // On disk before it is accepted: a job the caller was told of is never lost.
+      try {
+        const payload = await payloadOf(plan, this.deps.config);
+        await this.write(job, await this.store.savePayload(id, payload));
+      } catch (error) {
+        ticket.cancel();
+        ticket.release();
+        throw error;
+      }
+    }
     this.jobs.set(id, job);
     job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
     // A free slot was taken at once: the job is running from now on.
@@ -118,6 +157,7 @@ export class LocalJobs implements JobService {
       // The ticket leaves the queue now (abort → ticket.cancel) and the job ends here.
       job.abort.abort();
       job.cancelled(new CancelledError());
+      await this.written(job);
     } else if (!job.ended) {
       // Running: the generation throws CancelledError at its next step and frees its slot.
       job.abort.abort();
@@ -158,34 +198,164 @@ export class LocalJobs implements JobService {
   async dispose(): Promise<void> {
     clearInterval(this.sweeper);
     this.unlisten();
+    // What stops now is left in the store as it was: it runs again after a restart.
+    this.disposing = true;
     const pending = [...this.jobs.values()].filter((job) => !job.ended);
     for (const job of pending) job.abort.abort();
     await Promise.all(pending.map((job) => job.done));
+    await this.store?.close();
   }
 
-  private async run(job: Job, plan: GenerationPlan, ticket: ReturnType<Admission["reserve"]>): Promise<void> {
+  /**
+   * Runs a job once it has a slot. `plan`: the plan, or (a job taken back after a restart) how to make it again.
+   */
+  private async run(
+    job: Job,
+    plan: GenerationPlan | (() => Promise<GenerationPlan>),
+    ticket: ReturnType<Admission["reserve"]>,
+  ): Promise<void> {
     try {
       await ticket.ready;
     } catch (error) {
       job.cancelled(error);
+      await this.written(job);
       return;
     }
     try {
       if (job.abort.signal.aborted) throw new CancelledError();
       if (job.status === "QUEUED") job.markRunning();
+      // Its attempt is on disk before it runs: a stop from here on counts.
+      await this.written(job);
+      const planned = typeof plan === "function" ? await plan() : plan;
+      if (job.abort.signal.aborted) throw new CancelledError();
       // One log line and the metrics per generation; cancelled by cancelJob or by the end of a drain's grace.
       const signal = AbortSignal.any([job.abort.signal, this.deps.lifecycle.cancelSignal]);
-      const result = await observeGeneration(this.observers, plan.task, plan.input, () =>
-        runPlan(this.deps, plan, { signal, onStep: (event) => job.stepped(event) }),
+      const result = await observeGeneration(this.observers, planned.task, planned.input, () =>
+        runPlan(this.deps, planned, { signal, onStep: (event) => job.stepped(event) }),
       );
+      // The PNGs on disk first; the job then keeps only where they are.
+      const kept = this.store ? await this.store.saveResult(job.id, result) : null;
       job.succeed(result);
+      if (kept && this.store) {
+        job.keepResult(this.store.resultOf(kept));
+        await this.write(job, { payload: null, payloadFile: null, result: kept });
+      }
     } catch (error) {
       if (error instanceof CancelledError) job.cancelled(error);
       else job.fail(error);
+      await this.written(job);
     } finally {
       ticket.release();
       this.evict();
     }
+  }
+
+  /**
+   * Writes the job's state to the store (no-op without one). A job stopped by a drain or by dispose is not
+   * written as cancelled: the store keeps it queued or running, to run again after the restart.
+   */
+  private async written(job: Job): Promise<void> {
+    if (!this.store) return;
+    if (job.status === "CANCELLED" && !job.abort.signal.aborted && this.stopping()) return;
+    if (job.status === "CANCELLED" && this.disposing) return;
+    const ended = job.ended;
+    await this.write(job, ended ? { payload: null, payloadFile: null } : {}).catch((error) => {
+      this.deps.logger.error(
+        { event: "job-store", id: job.id, error: (error as Error).message },
+        "job store write failed",
+      );
+    });
+  }
+
+  private stopping(): boolean {
+    return this.deps.lifecycle.draining || this.deps.admission.closed;
+  }
+
+  /** Writes a job's state, keeping what is not given from its last written version. */
+  private write(job: Job, fields: Partial<StoredJob>): Promise<void> {
+    if (!this.store) return Promise.resolve();
+    const snapshot = job.snapshot();
+    const before = this.stored.get(job.id);
+    const stored: StoredJob = {
+      id: job.id,
+      task: job.task,
+      model: job.model,
+      owner: job.owner,
+      totalSteps: before?.totalSteps ?? snapshot.progress.totalSteps,
+      createdAt: job.createdAt,
+      status: snapshot.status,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
+      attempts: job.attempt,
+      payload: before?.payload ?? null,
+      payloadFile: before?.payloadFile ?? null,
+      result: before?.result ?? null,
+      error: snapshot.error ? encodeError(snapshot.error) : null,
+      ...fields,
+    };
+    this.stored.set(job.id, stored);
+    return this.store.put(stored);
+  }
+
+  /** Takes back the jobs of the store (see the module header), in submission order. */
+  private recover(store: DiskJobStore): void {
+    for (const stored of store.jobs()) {
+      this.stored.set(stored.id, stored);
+      const terminal = stored.status !== "QUEUED" && stored.status !== "RUNNING";
+      if (!terminal && !(stored.status === "RUNNING" && stored.attempts >= this.deps.config.jobAttempts)) {
+        this.requeue(store, stored);
+        continue;
+      }
+      let state = stored;
+      if (!terminal) {
+        // It was running when the server stopped, and has no attempt left.
+        const error = new InterruptedError(stored.attempts);
+        state = {
+          ...stored,
+          status: "FAILED",
+          finishedAt: Date.now(),
+          payload: null,
+          payloadFile: null,
+          error: encodeError(error),
+        };
+        this.stored.set(stored.id, state);
+        void store.put(state).catch(() => undefined);
+      }
+      const job = new Job(state.id, state.task, state.model, state.totalSteps, state.owner, () => null, {
+        ...state,
+        result: state.result ? store.resultOf(state.result) : null,
+        error: state.error ? decodeError(state.error) : null,
+      });
+      this.jobs.set(job.id, job);
+    }
+    this.evict();
+  }
+
+  /** A job that was queued or running when the server stopped: back in the queue, in its old place. */
+  private requeue(store: DiskJobStore, stored: StoredJob): void {
+    const ticket = this.deps.admission.reserve({ overflow: true });
+    const job = new Job(
+      stored.id,
+      stored.task,
+      stored.model,
+      stored.totalSteps,
+      stored.owner,
+      () => ticket.position(),
+      {
+        ...stored,
+        status: "QUEUED",
+        result: null,
+        error: null,
+      },
+    );
+    this.jobs.set(job.id, job);
+    job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
+    if (ticket.position() === null) job.markRunning();
+    const replan = async () => {
+      const payload = await store.loadPayload(stored);
+      return planGeneration(this.deps, payload.task, requestOf(payload), { target: payload.target ?? null });
+    };
+    void this.run(job, replan, ticket);
   }
 
   /** Drops finished jobs past their TTL, then the oldest finished ones beyond `maxJobs`. */
@@ -196,11 +366,37 @@ export class LocalJobs implements JobService {
     for (const job of this.jobs.values()) {
       const at = job.finishedAt;
       if (at === null) continue;
-      if (at <= cutoff) this.jobs.delete(job.id);
+      if (at <= cutoff) this.drop(job.id);
       else finished.push(job);
     }
-    if (finished.length <= maxJobs) return;
     finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
-    for (const job of finished.slice(0, finished.length - maxJobs)) this.jobs.delete(job.id);
+    const over = finished.splice(0, Math.max(finished.length - maxJobs, 0));
+    // On disk, also at most jobResultsMaxBytes of PNGs: the oldest finished go first.
+    const store = this.store;
+    if (store) {
+      const budget = this.deps.config.jobResultsMaxBytes;
+      let bytes = store.resultBytes - over.reduce((sum, job) => sum + this.resultBytesOf(job.id), 0);
+      while (bytes > budget && finished.length > 0) {
+        const oldest = finished.shift() as Job;
+        bytes -= this.resultBytesOf(oldest.id);
+        over.push(oldest);
+      }
+    }
+    for (const job of over) this.drop(job.id);
+  }
+
+  private resultBytesOf(id: string): number {
+    return this.stored.get(id)?.result?.images.reduce((sum, image) => sum + image.bytes, 0) ?? 0;
+  }
+
+  private drop(id: string): void {
+    this.jobs.delete(id);
+    if (!this.store || !this.stored.delete(id)) return;
+    this.store.remove(id).catch((error) => {
+      this.deps.logger.error(
+        { event: "job-store", id, error: (error as Error).message },
+        "job store write failed",
+      );
+    });
   }
 }

@@ -3,6 +3,9 @@
  * checkpoints, reading its JSON log lines back: for what only a process shows (signals, exit codes, start-up).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EMPTY_HF_CACHE, REPO_MODELS } from "./services.ts";
 
@@ -27,7 +30,10 @@ export interface ServerProcess {
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
-/** Starts `node --import tsx server/main.ts` (or `command`) with PORT=0 and waits for its "listening" line. */
+/**
+ * Starts `node --import tsx server/main.ts` (or `command`) with PORT=0 and waits for its "listening" line. Its job
+ * store is a fresh temporary folder unless `env` names one (AUTOPIPE_DATA_DIR).
+ */
 export async function startServerProcess(
   env: Record<string, string> = {},
   command: { file: string; args: string[] } = {
@@ -43,6 +49,7 @@ export async function startServerProcess(
       AUTOPIPE_MODELS_DIR: REPO_MODELS,
       HF_HUB_CACHE: EMPTY_HF_CACHE,
       LOG_LEVEL: "info",
+      AUTOPIPE_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "autopipe-data-")),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
