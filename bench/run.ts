@@ -8,6 +8,8 @@
  *   against text-to-image only.
  * - safety-checker: generation with and without the checker (alternating), the checker alone, and what a named
  *   pipeline adds to the cache.
+ * - job-store: submit latency with the embedded job store (AUTOPIPE_DATA_DIR) against memory only, 16 submits at
+ *   once, and a restart reading the journal back.
  * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
  * - control-plane: resolvePipeline against a bare query (autocannon, real server process), throughput and p99 at
  *   50 connections; a bare query's p99 and BusyError latency while generations run.
@@ -31,6 +33,7 @@ import { benchControlPlane } from "./control-plane.ts";
 import { benchDiffusersCheckpoints } from "./diffusers-checkpoints.ts";
 import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchJobStore } from "./job-store.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchMidSd } from "./mid-sd.ts";
@@ -50,6 +53,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   sdxl: benchSdxl,
   "safety-checker": benchSafetyChecker,
   jobs: benchJobs,
+  "job-store": benchJobStore,
   "mid-sd": benchMidSd,
   "control-plane": benchControlPlane,
   startup: benchStartup,
