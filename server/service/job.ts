@@ -84,8 +84,8 @@ export class Job {
   /** Aborted by cancel: a running generation stops at its next step. */
   readonly abort = new AbortController();
   /** Resolves when the job ends (never rejects). */
-  readonly done: Promise<JobSnapshot>;
-  private resolveDone!: (snapshot: JobSnapshot) => void;
+  /** Who waits for the end (see `done`); called once with the terminal snapshot, then forgotten. */
+  private endWaiters: ((snapshot: JobSnapshot) => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -97,7 +97,6 @@ export class Job {
     restored?: RestoredJob,
   ) {
     this.totalSteps = totalSteps;
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
     if (restored) {
       this.created = restored.createdAt;
       this.attempts = restored.attempts;
@@ -109,10 +108,19 @@ export class Job {
         this.result = restored.result;
         this.error = restored.error;
         this.step = restored.status === "SUCCEEDED" ? totalSteps : 0;
-        this.resolveDone(this.snapshot());
       }
     }
     this.lastPosition = queuePosition();
+  }
+
+  /**
+   * Resolves when the job ends (never rejects), with its terminal snapshot: as it was published, with the result's
+   * image bytes in memory. Nothing keeps that snapshot once the waiters have it (a kept result may then live on
+   * disk only: see `keepResult`); a job already ended gives its snapshot now.
+   */
+  get done(): Promise<JobSnapshot> {
+    if (this.ended) return Promise.resolve(this.snapshot());
+    return new Promise((resolve) => this.endWaiters.push(resolve));
   }
 
   /** Times the job started running. */
@@ -231,7 +239,7 @@ export class Job {
     const snapshot = this.snapshot();
     this.publish(null, snapshot);
     this.listeners.clear();
-    this.resolveDone(snapshot);
+    for (const resolve of this.endWaiters.splice(0)) resolve(snapshot);
   }
 
   private publish(preview: Promise<GeneratedPng> | null, snapshot = this.snapshot()): void {

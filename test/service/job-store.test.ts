@@ -1,8 +1,8 @@
 /**
  * The embedded job store on real jobs and real files: the journal drops a torn last record and compacts itself;
  * jobs come back after the services are rebuilt on the same folder (results read from disk, byte-identical);
- * AUTOPIPE_MAX_JOBS and AUTOPIPE_JOB_RESULTS_MAX_BYTES remove finished jobs and their files; a second process on
- * the same folder is refused; `off` writes nothing.
+ * AUTOPIPE_MAX_JOBS and AUTOPIPE_JOB_RESULTS_MAX_BYTES remove finished jobs and their files; a finished job keeps its
+ * PNGs on disk only; a second process on the same folder is refused; `off` keeps jobs in memory.
  */
 import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,7 +11,8 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createServices, type Services } from "../../server/context.ts";
 import { ConfigError } from "../../server/errors.ts";
-import { planGeneration, type TaskRequest } from "../../server/service/generation.ts";
+import { generate, planGeneration, type TaskRequest } from "../../server/service/generation.ts";
+import { pngBytes, READ_PNG } from "../../server/service/job-store/disk-job-store.ts";
 import { Journal } from "../../server/service/job-store/journal.ts";
 import { testConfig } from "../helpers/services.ts";
 
@@ -144,7 +145,24 @@ describe("jobs in the data dir", () => {
     expect(await resultFiles(dir, 1)).toEqual([`${ids[3]}.0.png`]);
   });
 
-  it("refuses a second live process on the same folder; `off` writes nothing", async () => {
+  it("keeps a finished job's PNGs on disk, not in memory; generate still answers with AUTOPIPE_MAX_JOBS=0", async () => {
+    const dir = await tempDir();
+    const s = services(dir);
+    const ended = await run(s, 1n);
+    // What `wait` (generate) got: the bytes in memory. What the job keeps: where they are on disk.
+    expect(READ_PNG in ended.result!.images[0]!).toBe(false);
+    const kept = (await s.jobs.get(ended.id))!.result!.images[0]!;
+    expect(READ_PNG in kept).toBe(true);
+    expect(Buffer.compare(await pngBytes(kept), ended.result!.images[0]!.png)).toBe(0);
+    const none = services(await tempDir(), { AUTOPIPE_MAX_JOBS: "0" });
+    const direct = await generate(none, "TEXT_TO_IMAGE", t2i(1n));
+    expect(Buffer.compare(direct.images[0]!.png, ended.result!.images[0]!.png)).toBe(0);
+    const gone = await run(none, 1n);
+    expect(gone.result!.images[0]!.png.subarray(1, 4).toString()).toBe("PNG");
+    expect(await none.jobs.get(gone.id)).toBeNull();
+  });
+
+  it("refuses a second live process on the same folder; `off` keeps jobs in memory only", async () => {
     const dir = await tempDir();
     writeFileSync(path.join(dir, "lock"), `${process.ppid}\n`);
     expect(() => services(dir)).toThrow(ConfigError);
