@@ -54,5 +54,11 @@ export async function liveServer(services: Services) {
   const server = createHttpServer(createAutopipeYoga(services, { graphiql: false }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  return { client: createClient({ url }), close: () => new Promise<void>((r) => server.close(() => r())) };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Kept-alive connections stay open 65 s (http-server.ts): a bench closes them at once.
+      server.closeAllConnections();
+    });
+  return { client: createClient({ url }), close };
 }

@@ -113,6 +113,8 @@ export interface GenerationPlan {
   readonly time: TimeEstimate;
   /** performance.now() when the request arrived. */
   readonly started: number;
+  /** Planned for `generate`: a caller holds its HTTP response open for the result. */
+  readonly synchronous: boolean;
 }
 
 /** A checkpoint id and the named pipeline's config overrides applied on it. */
@@ -195,6 +197,7 @@ export async function planGeneration(
       totalSteps,
       time,
       started,
+      synchronous: !!options.synchronous,
     };
   } finally {
     lease.release();

@@ -10,7 +10,8 @@
  * back on demand. A new process on the same folder takes the jobs back: finished ones as they were, queued ones in
  * their order, and one that was running queued again, or FAILED with InterruptedError once it has started
  * `jobAttempts` times. A drain (graceful stop) leaves queued and running jobs as they are in the store, so they
- * run again after the restart; only cancelJob (or a `generate` client going away) ends a job as CANCELLED there.
+ * run again after the restart; only cancelJob, a `generate` client going away, or a `generate` whose caller was
+ * answered CancelledError ends a job as CANCELLED there.
  *
  * @example
  * const job = await services.jobs.submit(await planGeneration(services, "TEXT_TO_IMAGE", input), null);
@@ -92,6 +93,8 @@ export class LocalJobs implements JobService {
   /** What each stored job was last written as (the store keeps no live Job). */
   private readonly stored = new Map<string, StoredJob>();
   private disposing = false;
+  /** Jobs of `generate` (a caller holds its response open for them). */
+  private readonly synchronous = new Set<string>();
 
   constructor(private readonly deps: Deps) {
     this.observers = observersOf(deps);
@@ -124,6 +127,7 @@ export class LocalJobs implements JobService {
       }
     }
     this.jobs.set(id, job);
+    if (plan.synchronous) this.synchronous.add(id);
     job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
     // A free slot was taken at once: the job is running from now on.
     if (ticket.position() === null) job.markRunning();
@@ -251,13 +255,14 @@ export class LocalJobs implements JobService {
   }
 
   /**
-   * Writes the job's state to the store (no-op without one). A job stopped by a drain or by dispose is not
-   * written as cancelled: the store keeps it queued or running, to run again after the restart.
+   * Writes the job's state to the store (no-op without one). A submitted job stopped by a drain or by dispose is
+   * not written as cancelled: the store keeps it queued or running, to run again after the restart.
    */
   private async written(job: Job): Promise<void> {
     if (!this.store) return;
-    if (job.status === "CANCELLED" && !job.abort.signal.aborted && this.stopping()) return;
-    if (job.status === "CANCELLED" && this.disposing) return;
+    // A `generate` whose caller was answered CancelledError is not run again: it ends here as it ended there.
+    const kept = job.status === "CANCELLED" && !this.synchronous.has(job.id);
+    if (kept && ((!job.abort.signal.aborted && this.stopping()) || this.disposing)) return;
     const ended = job.ended;
     await this.write(job, ended ? { payload: null, payloadFile: null } : {}).catch((error) => {
       this.deps.logger.error(
@@ -391,6 +396,7 @@ export class LocalJobs implements JobService {
 
   private drop(id: string): void {
     this.jobs.delete(id);
+    this.synchronous.delete(id);
     if (!this.store || !this.stored.delete(id)) return;
     this.store.remove(id).catch((error) => {
       this.deps.logger.error(

@@ -165,14 +165,26 @@ describe("jobs survive SIGKILL of the server (AUTOPIPE_DATA_DIR)", () => {
     expect((await s.exited).code).toBe(0);
   }, 240_000);
 
-  it("a graceful stop (SIGTERM) past its grace keeps the running and the queued job: both run after the restart", async () => {
+  it("a graceful stop (SIGTERM) past its grace keeps the running and the queued job; a generate answered CancelledError is not run again", async () => {
     let s = await start({ AUTOPIPE_SHUTDOWN_GRACE_MS: "100" });
     const long = await submit(s, 900, 5);
     const queued = await submit(s, 2, 6);
     await until(s, long.id, (j) => j.status === "RUNNING" && j.progress.step >= 1);
+    // A generate waiting behind them: its caller is answered when the drain cancels it.
+    const generate = s.gql<{ generate: { __typename: string } }>(
+      `mutation { generate(input: { textToImage: { model: "tiny-sd", prompt: "a dog", width: 32, height: 32,
+        numInferenceSteps: 2 } }) { __typename } }`,
+    );
+    let waiting: { id: string }[] = [];
+    while (waiting.length < 2) {
+      waiting = (await s.gql<{ jobs: { id: string }[] }>(`{ jobs(status: QUEUED) { id } }`)).jobs;
+    }
+    const sync = waiting.find((j) => j.id !== queued.id)!;
     s.child.kill("SIGTERM");
+    expect((await generate).generate.__typename).toBe("CancelledError");
     expect((await s.exited).code).toBe(0);
     s = await start();
+    expect((await job(s, sync.id))?.status).toBe("CANCELLED");
     // The running one first, as its second attempt; cancelled, it frees the slot for the queued one.
     const back = await until(s, long.id, (j) => j.status === "RUNNING" && j.attempts === 2);
     expect(back.status).toBe("RUNNING");
@@ -180,6 +192,7 @@ describe("jobs survive SIGKILL of the server (AUTOPIPE_DATA_DIR)", () => {
     const ran = await until(s, queued.id, (j) => j.status === "SUCCEEDED");
     expect(ran.result?.__typename).toBe("Generation");
     expect((await job(s, long.id))?.status).toBe("CANCELLED");
+    expect((await job(s, sync.id))?.status).toBe("CANCELLED");
     s.child.kill("SIGTERM");
     await s.exited;
   }, 240_000);

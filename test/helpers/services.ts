@@ -69,7 +69,10 @@ export async function startHttpServer(
     server,
     services,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Kept-alive connections stay open 65 s (http-server.ts): a test's server closes them at once.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
       await services.dispose();
     },
   };
