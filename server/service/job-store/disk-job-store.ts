@@ -241,7 +241,8 @@ function lock(dir: string): void {
     const pid = Number(readFileSync(file, "utf8").trim());
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
       throw new ConfigError(
-        `AUTOPIPE_DATA_DIR is in use by another autopipe process (pid ${pid}); give each process its own folder`,
+        `AUTOPIPE_DATA_DIR is in use by another autopipe process (pid ${pid}); give each process its own folder ` +
+          "(if no autopipe process uses it, remove the file `lock` in it)",
       );
     }
     unlinkSync(file);
