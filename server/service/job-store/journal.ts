@@ -18,7 +18,6 @@ import {
   openSync,
   readFileSync,
   renameSync,
-  write,
   writeSync,
 } from "node:fs";
 import path from "node:path";
@@ -128,7 +127,9 @@ export class Journal<T> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0);
       try {
-        await writeAll(this.fd, Buffer.from(batch.map((p) => p.line).join("")));
+        // The write itself on this thread (a copy into the page cache: microseconds), the sync on the thread
+        // pool: one hop there and back instead of two, which is what a submit waits for on a loaded machine.
+        writeAllSync(this.fd, Buffer.from(batch.map((p) => p.line).join("")));
         await new Promise<void>((resolve, reject) =>
           fdatasync(this.fd, (error) => (error ? reject(error) : resolve())),
         );
@@ -179,13 +180,7 @@ export function syncFolder(folder: string): void {
   }
 }
 
-async function writeAll(fd: number, buffer: Buffer): Promise<void> {
+function writeAllSync(fd: number, buffer: Buffer): void {
   let offset = 0;
-  while (offset < buffer.byteLength) {
-    offset += await new Promise<number>((resolve, reject) =>
-      write(fd, buffer, offset, buffer.byteLength - offset, null, (error, written) =>
-        error ? reject(error) : resolve(written),
-      ),
-    );
-  }
+  while (offset < buffer.byteLength) offset += writeSync(fd, buffer, offset);
 }
