@@ -102,7 +102,16 @@ export class LocalJobs implements JobService {
       for (const job of this.jobs.values()) job.queueMoved();
     });
     this.store = deps.config.dataDir ? DiskJobStore.open(deps.config.dataDir) : null;
-    if (this.store) this.recover(this.store);
+    if (this.store) {
+      // A line cut short by a kill mid-write (or damaged since): that job's last change is lost, nothing else.
+      if (this.store.dropped > 0) {
+        deps.logger.warn(
+          { event: "job-store", dropped: this.store.dropped },
+          `job store: ${this.store.dropped} unreadable journal line(s) dropped`,
+        );
+      }
+      this.recover(this.store);
+    }
     this.sweeper = setInterval(() => this.evict(), 10_000);
     this.sweeper.unref();
   }
