@@ -5,7 +5,7 @@
  * dropped first), so memory stays bounded. `JobService` is what the GraphQL layer sees; this is its in-process
  * backend.
  *
- * With a data dir (`AUTOPIPE_DATA_DIR`, job-store/disk-job-store.ts) every job is written there when submitted,
+ * With a data dir (`AUTOPIPE_DATA_DIR`, job-store/) every job is written there when submitted,
  * when it starts and when it ends, its result's PNGs kept on disk (at most `jobResultsMaxBytes` of them) and read
  * back on demand. A new process on the same folder takes the jobs back: finished ones as they were, queued ones in
  * their order, and one that was running queued again, or FAILED with InterruptedError once it has started
@@ -20,7 +20,7 @@
 import { Repeater } from "@repeaterjs/repeater";
 import type { Config } from "../config.ts";
 import type { Services } from "../context.ts";
-import { CancelledError, InterruptedError } from "../errors.ts";
+import { CancelledError } from "../errors.ts";
 import { observeGeneration, observersOf } from "../observability/generation-log.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
@@ -28,9 +28,10 @@ import type { Admission } from "./admission.ts";
 import { type GenerationPlan, planGeneration, runPlan } from "./generation.ts";
 import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
 import { DiskJobStore, type StoredJob } from "./job-store/disk-job-store.ts";
+import { JobRecords } from "./job-store/job-records.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { PipelineCache } from "./pipeline-cache.ts";
-import { decodeError, encodeError, payloadOf, requestOf } from "./redis/codec.ts";
+import { requestOf } from "./redis/codec.ts";
 
 export interface JobFilter {
   readonly status?: JobStatus | null;
@@ -88,29 +89,30 @@ export class LocalJobs implements JobService {
   private readonly unlisten: () => void;
 
   private readonly observers: Parameters<typeof observeGeneration>[0];
-  /** The embedded job store; null when AUTOPIPE_DATA_DIR is `off`. */
-  private readonly store: DiskJobStore | null;
-  /** What each stored job was last written as (the store keeps no live Job). */
-  private readonly stored = new Map<string, StoredJob>();
-  private disposing = false;
-  /** Jobs of `generate` (a caller holds its response open for them). */
-  private readonly synchronous = new Set<string>();
+  /** The embedded job store (job-store/job-records.ts); null when AUTOPIPE_DATA_DIR is `off`. */
+  private readonly records: JobRecords | null;
 
   constructor(private readonly deps: Deps) {
     this.observers = observersOf(deps);
     this.unlisten = deps.admission.onChange(() => {
       for (const job of this.jobs.values()) job.queueMoved();
     });
-    this.store = deps.config.dataDir ? DiskJobStore.open(deps.config.dataDir) : null;
-    if (this.store) {
+    const store = deps.config.dataDir ? DiskJobStore.open(deps.config.dataDir) : null;
+    this.records = store
+      ? new JobRecords(store, {
+          logger: deps.logger,
+          stopping: () => deps.lifecycle.draining || deps.admission.closed,
+        })
+      : null;
+    if (store && this.records) {
       // A line cut short by a kill mid-write (or damaged since): that job's last change is lost, nothing else.
-      if (this.store.dropped > 0) {
+      if (store.dropped > 0) {
         deps.logger.warn(
-          { event: "job-store", dropped: this.store.dropped },
-          `job store: ${this.store.dropped} unreadable journal line(s) dropped`,
+          { event: "job-store", dropped: store.dropped },
+          `job store: ${store.dropped} unreadable journal line(s) dropped`,
         );
       }
-      this.recover(this.store);
+      this.recover(this.records);
     }
     this.sweeper = setInterval(() => this.evict(), 10_000);
     this.sweeper.unref();
@@ -124,11 +126,10 @@ export class LocalJobs implements JobService {
     const ticket = this.deps.admission.reserve();
     const id = crypto.randomUUID();
     const job = new Job(id, plan.task, plan.input.model, plan.totalSteps, owner, () => ticket.position());
-    if (this.store) {
+    if (this.records) {
       // On disk before it is accepted: a job the caller was told of is never lost.
       try {
-        const payload = await payloadOf(plan, this.deps.config);
-        await this.write(job, await this.store.savePayload(id, payload));
+        await this.records.submitted(job, plan, this.deps.config);
       } catch (error) {
         ticket.cancel();
         ticket.release();
@@ -136,7 +137,6 @@ export class LocalJobs implements JobService {
       }
     }
     this.jobs.set(id, job);
-    if (plan.synchronous) this.synchronous.add(id);
     job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
     // A free slot was taken at once: the job is running from now on.
     if (ticket.position() === null) job.markRunning();
@@ -170,7 +170,7 @@ export class LocalJobs implements JobService {
       // The ticket leaves the queue now (abort → ticket.cancel) and the job ends here.
       job.abort.abort();
       job.cancelled(new CancelledError());
-      await this.written(job);
+      await this.records?.written(job);
     } else if (!job.ended) {
       // Running: the generation throws CancelledError at its next step and frees its slot.
       job.abort.abort();
@@ -212,11 +212,11 @@ export class LocalJobs implements JobService {
     clearInterval(this.sweeper);
     this.unlisten();
     // What stops now is left in the store as it was: it runs again after a restart.
-    this.disposing = true;
+    if (this.records) this.records.disposing = true;
     const pending = [...this.jobs.values()].filter((job) => !job.ended);
     for (const job of pending) job.abort.abort();
     await Promise.all(pending.map((job) => job.done));
-    await this.store?.close();
+    await this.records?.close();
   }
 
   /**
@@ -231,14 +231,14 @@ export class LocalJobs implements JobService {
       await ticket.ready;
     } catch (error) {
       job.cancelled(error);
-      await this.written(job);
+      await this.records?.written(job);
       return;
     }
     try {
       if (job.abort.signal.aborted) throw new CancelledError();
       if (job.status === "QUEUED") job.markRunning();
       // Its attempt is on disk before it runs: a stop from here on counts.
-      await this.written(job);
+      await this.records?.written(job);
       const planned = typeof plan === "function" ? await plan() : plan;
       if (job.abort.signal.aborted) throw new CancelledError();
       // One log line and the metrics per generation; cancelled by cancelJob or by the end of a drain's grace.
@@ -247,99 +247,35 @@ export class LocalJobs implements JobService {
         runPlan(this.deps, planned, { signal, onStep: (event) => job.stepped(event) }),
       );
       // The PNGs on disk first; the job then keeps only where they are.
-      const kept = this.store ? await this.store.saveResult(job.id, result) : null;
+      const kept = this.records ? await this.records.saveResult(job, result) : null;
       job.succeed(result);
-      if (kept && this.store) {
-        job.keepResult(this.store.resultOf(kept));
-        await this.write(job, { payload: null, payloadFile: null, result: kept });
-      }
+      if (kept) job.keepResult(kept);
     } catch (error) {
       if (error instanceof CancelledError) job.cancelled(error);
       else job.fail(error);
-      await this.written(job);
-    } finally {
-      ticket.release();
-      this.evict();
     }
+    await this.records?.written(job);
+    ticket.release();
+    this.evict();
   }
 
-  /**
-   * Writes the job's state to the store (no-op without one). A submitted job stopped by a drain or by dispose is
-   * not written as cancelled: the store keeps it queued or running, to run again after the restart.
-   */
-  private async written(job: Job): Promise<void> {
-    if (!this.store) return;
-    // A `generate` whose caller was answered CancelledError is not run again: it ends here as it ended there.
-    const kept = job.status === "CANCELLED" && !this.synchronous.has(job.id);
-    if (kept && ((!job.abort.signal.aborted && this.stopping()) || this.disposing)) return;
-    const ended = job.ended;
-    await this.write(job, ended ? { payload: null, payloadFile: null } : {}).catch((error) => {
-      this.deps.logger.error(
-        { event: "job-store", id: job.id, error: (error as Error).message },
-        "job store write failed",
-      );
-    });
-  }
-
-  private stopping(): boolean {
-    return this.deps.lifecycle.draining || this.deps.admission.closed;
-  }
-
-  /** Writes a job's state, keeping what is not given from its last written version. */
-  private write(job: Job, fields: Partial<StoredJob>): Promise<void> {
-    if (!this.store) return Promise.resolve();
-    const snapshot = job.snapshot();
-    const before = this.stored.get(job.id);
-    const stored: StoredJob = {
-      id: job.id,
-      task: job.task,
-      model: job.model,
-      owner: job.owner,
-      totalSteps: before?.totalSteps ?? snapshot.progress.totalSteps,
-      createdAt: job.createdAt,
-      status: snapshot.status,
-      startedAt: job.startedAt,
-      finishedAt: job.finishedAt,
-      attempts: job.attempt,
-      payload: before?.payload ?? null,
-      payloadFile: before?.payloadFile ?? null,
-      result: before?.result ?? null,
-      error: snapshot.error ? encodeError(snapshot.error) : null,
-      ...fields,
-    };
-    this.stored.set(job.id, stored);
-    return this.store.put(stored);
-  }
-
-  /** Takes back the jobs of the store (see the module header), in submission order. */
-  private recover(store: DiskJobStore): void {
-    for (const stored of store.jobs()) {
-      this.stored.set(stored.id, stored);
-      const terminal = stored.status !== "QUEUED" && stored.status !== "RUNNING";
-      if (!terminal && !(stored.status === "RUNNING" && stored.attempts >= this.deps.config.jobAttempts)) {
-        this.requeue(store, stored);
+  /** Takes back the jobs of the store (job-store/job-records.ts), in submission order. */
+  private recover(records: JobRecords): void {
+    for (const recovered of records.recover(this.deps.config.jobAttempts)) {
+      const { stored } = recovered;
+      if (recovered.kind === "requeue") {
+        this.requeue(records.store, stored);
         continue;
       }
-      let state = stored;
-      if (!terminal) {
-        // It was running when the server stopped, and has no attempt left.
-        const error = new InterruptedError(stored.attempts);
-        state = {
-          ...stored,
-          status: "FAILED",
-          finishedAt: Date.now(),
-          payload: null,
-          payloadFile: null,
-          error: encodeError(error),
-        };
-        this.stored.set(stored.id, state);
-        void store.put(state).catch(() => undefined);
-      }
-      const job = new Job(state.id, state.task, state.model, state.totalSteps, state.owner, () => null, {
-        ...state,
-        result: state.result ? store.resultOf(state.result) : null,
-        error: state.error ? decodeError(state.error) : null,
-      });
+      const job = new Job(
+        stored.id,
+        stored.task,
+        stored.model,
+        stored.totalSteps,
+        stored.owner,
+        () => null,
+        recovered.restored,
+      );
       this.jobs.set(job.id, job);
     }
     this.evict();
@@ -386,32 +322,21 @@ export class LocalJobs implements JobService {
     finished.sort((a, b) => (a.finishedAt ?? 0) - (b.finishedAt ?? 0));
     const over = finished.splice(0, Math.max(finished.length - maxJobs, 0));
     // On disk, also at most jobResultsMaxBytes of PNGs: the oldest finished go first.
-    const store = this.store;
-    if (store) {
+    const records = this.records;
+    if (records) {
       const budget = this.deps.config.jobResultsMaxBytes;
-      let bytes = store.resultBytes - over.reduce((sum, job) => sum + this.resultBytesOf(job.id), 0);
+      let bytes = records.store.resultBytes - over.reduce((sum, job) => sum + records.resultBytes(job.id), 0);
       while (bytes > budget && finished.length > 0) {
         const oldest = finished.shift() as Job;
-        bytes -= this.resultBytesOf(oldest.id);
+        bytes -= records.resultBytes(oldest.id);
         over.push(oldest);
       }
     }
     for (const job of over) this.drop(job.id);
   }
 
-  private resultBytesOf(id: string): number {
-    return this.stored.get(id)?.result?.images.reduce((sum, image) => sum + image.bytes, 0) ?? 0;
-  }
-
   private drop(id: string): void {
     this.jobs.delete(id);
-    this.synchronous.delete(id);
-    if (!this.store || !this.stored.delete(id)) return;
-    this.store.remove(id).catch((error) => {
-      this.deps.logger.error(
-        { event: "job-store", id, error: (error as Error).message },
-        "job store write failed",
-      );
-    });
+    this.records?.forget(id);
   }
 }
