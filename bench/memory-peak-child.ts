@@ -21,7 +21,9 @@ const status = (field: string) =>
     )?.[1] ?? 0,
   ) * 1024;
 
-const services = createServices(loadConfig({ ...process.env, AUTOPIPE_MODELS_DIR: modelsDir }));
+const services = createServices(
+  loadConfig({ AUTOPIPE_DATA_DIR: "off", ...process.env, AUTOPIPE_MODELS_DIR: modelsDir }),
+);
 const request = {
   model,
   prompt: "a photo of an astronaut riding a horse",

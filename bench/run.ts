@@ -8,6 +8,10 @@
  *   against text-to-image only.
  * - safety-checker: generation with and without the checker (alternating), the checker alone, and what a named
  *   pipeline adds to the cache.
+ * - aborts: abort → slot and lease free against one step; the next generation after 20 sequential and 20
+ *   concurrent aborts against idle.
+ * - job-store: submit latency with the embedded job store (AUTOPIPE_DATA_DIR) against memory only, 16 submits at
+ *   once, and a restart reading the journal back.
  * - jobs: submit → first SSE event, step → SSE event delay (p50/p95), preview cost, memory after 1,000 jobs.
  * - control-plane: resolvePipeline against a bare query (autocannon, real server process), throughput and p99 at
  *   50 connections; a bare query's p99 and BusyError latency while generations run.
@@ -26,11 +30,13 @@
  *   checkpoint loads per worker with and without affinity (needs redis-server).
  */
 import os from "node:os";
+import { benchAborts } from "./aborts.ts";
 import { benchCache } from "./cache.ts";
 import { benchControlPlane } from "./control-plane.ts";
 import { benchDiffusersCheckpoints } from "./diffusers-checkpoints.ts";
 import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
+import { benchJobStore } from "./job-store.ts";
 import { benchJobs } from "./jobs.ts";
 import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchMidSd } from "./mid-sd.ts";
@@ -50,6 +56,8 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   sdxl: benchSdxl,
   "safety-checker": benchSafetyChecker,
   jobs: benchJobs,
+  "job-store": benchJobStore,
+  aborts: benchAborts,
   "mid-sd": benchMidSd,
   "control-plane": benchControlPlane,
   startup: benchStartup,

@@ -19,7 +19,13 @@ export const MASK_PNG = readFileSync(new URL("mask_64x64.png", INPUTS));
 
 export function benchServices(env: Record<string, string> = {}): Services {
   return createServices(
-    loadConfig({ LOG_LEVEL: "warn", ...process.env, AUTOPIPE_MODELS_DIR: MODELS, ...env }),
+    loadConfig({
+      LOG_LEVEL: "warn",
+      AUTOPIPE_DATA_DIR: "off",
+      ...process.env,
+      AUTOPIPE_MODELS_DIR: MODELS,
+      ...env,
+    }),
   );
 }
 
@@ -48,5 +54,11 @@ export async function liveServer(services: Services) {
   const server = createHttpServer(createAutopipeYoga(services, { graphiql: false }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
-  return { client: createClient({ url }), close: () => new Promise<void>((r) => server.close(() => r())) };
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      // Kept-alive connections stay open 65 s (http-server.ts): a bench closes them at once.
+      server.closeAllConnections();
+    });
+  return { client: createClient({ url }), close };
 }

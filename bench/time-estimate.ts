@@ -41,7 +41,12 @@ export async function benchTimeEstimate(): Promise<void> {
     if (!checkpoint)
       throw new Error(`unknown checkpoint '${name}' in AUTOPIPE_BENCH_TIME_SIZES (tiny or mid)`);
     const services = createServices(
-      loadConfig({ ...process.env, LOG_LEVEL: "warn", AUTOPIPE_MODELS_DIR: checkpoint.dir }),
+      loadConfig({
+        AUTOPIPE_DATA_DIR: "off",
+        ...process.env,
+        LOG_LEVEL: "warn",
+        AUTOPIPE_MODELS_DIR: checkpoint.dir,
+      }),
     );
     const request = (size: number, steps: number): TaskRequest => ({
       model: checkpoint.model,

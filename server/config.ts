@@ -47,6 +47,16 @@ export interface Config {
   /** Finished jobs kept at most; the oldest finished go first (`AUTOPIPE_MAX_JOBS`, default 256). */
   readonly maxJobs: number;
   /**
+   * The embedded job store, used when jobs run in process (`AUTOPIPE_DATA_DIR`, default `./.data/autopipe`;
+   * `off`: jobs are kept in memory only and a restart loses them). One process per folder.
+   */
+  readonly dataDir: string | undefined;
+  /**
+   * PNG bytes of finished jobs the job store keeps on disk; past it the oldest finished jobs go first
+   * (`AUTOPIPE_JOB_RESULTS_MAX_BYTES`, default 1 GiB).
+   */
+  readonly jobResultsMaxBytes: number;
+  /**
    * The optimized-graph cache (`AUTOPIPE_CACHE_DIR`, default `./.cache/autopipe`; `off` disables it): fused and
    * optimized graphs with a private copy of their weights, so that later loads are fast and never read the
    * checkpoint's own files again.
@@ -124,6 +134,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     maxQueue: int(env, "AUTOPIPE_MAX_QUEUE", 16, 0),
     jobTtlSeconds: int(env, "AUTOPIPE_JOB_TTL_SECONDS", 900, 0),
     maxJobs: int(env, "AUTOPIPE_MAX_JOBS", 256, 0),
+    dataDir:
+      env.AUTOPIPE_DATA_DIR?.trim().toLowerCase() === "off"
+        ? undefined
+        : path.resolve(cwd, env.AUTOPIPE_DATA_DIR?.trim() || path.join(".data", "autopipe")),
+    jobResultsMaxBytes: int(env, "AUTOPIPE_JOB_RESULTS_MAX_BYTES", 1024 * 1024 * 1024, 0),
     graphCacheDir:
       env.AUTOPIPE_CACHE_DIR?.trim().toLowerCase() === "off"
         ? undefined

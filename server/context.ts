@@ -62,7 +62,7 @@ export function createServices(config: Config, options: { logger?: Logger } = {}
   // AUTOPIPE_REDIS_URL: jobs go through Redis; role `all` also runs a worker on this process's cache.
   const jobs: JobService = config.redisUrl
     ? new RedisJobs({ config, url: config.redisUrl })
-    : new LocalJobs({ config, admission, pipelines, lifecycle, logger, metrics });
+    : new LocalJobs({ config, admission, pipelines, lifecycle, logger, metrics, locator, variants });
   const worker =
     config.redisUrl && config.role === "all"
       ? new JobWorker(

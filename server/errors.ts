@@ -104,6 +104,21 @@ export class WorkerLostError extends ModelLoadError {
   }
 }
 
+/**
+ * The server stopped (a restart, a crash, SIGKILL) while this job was running, and it had already been re-queued
+ * after such a stop as often as `AUTOPIPE_JOB_ATTEMPTS` allows: it is not run again.
+ */
+export class InterruptedError extends AutopipeError {
+  override name = "InterruptedError";
+  override readonly code = "INTERRUPTED";
+  constructor(readonly attempts: number) {
+    super(
+      `The server stopped while this job was running, ${attempts} time(s); it is not run again ` +
+        "(AUTOPIPE_JOB_ATTEMPTS runs at most): submit it again",
+    );
+  }
+}
+
 /** The job queue (Redis) cannot be reached: a BusyError, since retrying later is the remedy. */
 export class QueueUnavailableError extends BusyError {
   override name = "QueueUnavailableError";

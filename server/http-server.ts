@@ -16,9 +16,22 @@ const MAX_DRAIN_BYTES = 1024 * 1024;
 /** How long a connection refused mid-body lingers, half-closed, so that the client reads the answer. */
 const LINGER_MS = 2000;
 
+/**
+ * How long an idle kept-alive connection stays open. Node's default (5 s) races clients that reuse a connection
+ * just as the server closes it: the request is written to a closing socket and the client sees a dropped
+ * connection, not a response (most often on a loaded machine, where the client's own idle timer runs late). Past
+ * the usual client and load-balancer idle timeouts (undici 4 s, browsers ≤ 60 s), the client always closes first;
+ * the `Keep-Alive: timeout=65` header tells it so.
+ */
+export const KEEP_ALIVE_MS = 65_000;
+
 /** An HTTP server for `handler` (the Yoga instance) with the early document-size refusal in front. */
 export function createHttpServer(handler: RequestListener): Server {
-  return createServer(refuseOversizedDocuments(handler, GRAPHQL_LIMITS.maxDocumentBytes));
+  const server = createServer(refuseOversizedDocuments(handler, GRAPHQL_LIMITS.maxDocumentBytes));
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  // Must exceed keepAliveTimeout, or a connection idle between requests is cut while the next one's headers arrive.
+  server.headersTimeout = KEEP_ALIVE_MS + 1000;
+  return server;
 }
 
 /** Wraps `handler` so that oversized query-first JSON documents are refused before it runs (see above). */

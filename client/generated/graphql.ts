@@ -225,6 +225,8 @@ type GenerateResultFields_CancelledError_Fragment = { __typename: 'CancelledErro
 
 type GenerateResultFields_Generation_Fragment = { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } };
 
+type GenerateResultFields_InterruptedError_Fragment = { __typename: 'InterruptedError', message: string, attempts: number };
+
 type GenerateResultFields_InvalidInputError_Fragment = { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string };
 
 type GenerateResultFields_InvalidModelIndexError_Fragment = { __typename: 'InvalidModelIndexError', message: string };
@@ -245,6 +247,7 @@ export type GenerateResultFieldsFragment =
   | GenerateResultFields_BusyError_Fragment
   | GenerateResultFields_CancelledError_Fragment
   | GenerateResultFields_Generation_Fragment
+  | GenerateResultFields_InterruptedError_Fragment
   | GenerateResultFields_InvalidInputError_Fragment
   | GenerateResultFields_InvalidModelIndexError_Fragment
   | GenerateResultFields_ModelLoadError_Fragment
@@ -264,6 +267,7 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
     | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'InterruptedError', message: string, attempts: number }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -274,10 +278,11 @@ export type GenerateMutation = { __typename: 'Mutation', generate:
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
-export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+export type JobFieldsFragment = { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
     | { __typename: 'CancelledError', message: string }
     | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+    | { __typename: 'InterruptedError', message: string, attempts: number }
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string }
     | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -295,10 +300,11 @@ export type SubmitGenerationMutationVariables = Exact<{
 
 export type SubmitGenerationMutation = { __typename: 'Mutation', submitGeneration:
     | { __typename: 'BusyError', message: string, retryAfterMs: number }
-    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
         | { __typename: 'BusyError', message: string, retryAfterMs: number }
         | { __typename: 'CancelledError', message: string }
         | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'InterruptedError', message: string, attempts: number }
         | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -323,10 +329,11 @@ export type JobQueryVariables = Exact<{
 }>;
 
 
-export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+export type JobQuery = { __typename: 'Query', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
       | { __typename: 'BusyError', message: string, retryAfterMs: number }
       | { __typename: 'CancelledError', message: string }
       | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'InterruptedError', message: string, attempts: number }
       | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -343,10 +350,11 @@ export type JobsQueryVariables = Exact<{
 }>;
 
 
-export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+export type JobsQuery = { __typename: 'Query', jobs: Array<{ __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
       | { __typename: 'BusyError', message: string, retryAfterMs: number }
       | { __typename: 'CancelledError', message: string }
       | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+      | { __typename: 'InterruptedError', message: string, attempts: number }
       | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
       | { __typename: 'InvalidModelIndexError', message: string }
       | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -363,10 +371,11 @@ export type CancelJobMutationVariables = Exact<{
 
 
 export type CancelJobMutation = { __typename: 'Mutation', cancelJob:
-    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+    | { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
         | { __typename: 'BusyError', message: string, retryAfterMs: number }
         | { __typename: 'CancelledError', message: string }
         | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+        | { __typename: 'InterruptedError', message: string, attempts: number }
         | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
         | { __typename: 'InvalidModelIndexError', message: string }
         | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -388,10 +397,11 @@ export type JobUpdatesSubscriptionVariables = Exact<{
 export type JobUpdatesSubscription = { __typename: 'Subscription', jobUpdates:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'JobNotFoundError', message: string, id: string }
-    | { __typename: 'JobUpdate', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
+    | { __typename: 'JobUpdate', job: { __typename: 'GenerationJob', id: string, status: JobStatus, task: Task, model: string, queuePosition: number | null, attempts: number, createdAt: string, startedAt: string | null, finishedAt: string | null, progress: { __typename: 'JobProgress', step: number, totalSteps: number, elapsedMs: number, etaMs: number | null }, result:
           | { __typename: 'BusyError', message: string, retryAfterMs: number }
           | { __typename: 'CancelledError', message: string }
           | { __typename: 'Generation', model: string, task: Task, pipelineClass: string, seedReproducible: boolean, nsfwContentDetected: Array<boolean> | null, notes: Array<string>, scheduler: string, seed: string, images: Array<{ __typename: 'GeneratedImage', width: number, height: number, mimeType: string, base64: string }>, timings: { __typename: 'Timings', totalMs: number, loadMs: number, imageDecodeMs: number, inferenceMs: number, sessionRunMs: number, sessionRuns: number, encodeMs: number } }
+          | { __typename: 'InterruptedError', message: string, attempts: number }
           | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
           | { __typename: 'InvalidModelIndexError', message: string }
           | { __typename: 'ModelLoadError', message: string, model: string, component: string }
@@ -548,6 +558,9 @@ export const GenerateResultFieldsFragmentDoc = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
     `, {"fragmentName":"GenerateResultFields"}) as unknown as TypedDocumentString<GenerateResultFieldsFragment, unknown>;
 export const JobFieldsFragmentDoc = new TypedDocumentString(`
@@ -558,6 +571,7 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(`
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps
@@ -620,6 +634,9 @@ export const JobFieldsFragmentDoc = new TypedDocumentString(`
   }
   ... on BusyError {
     retryAfterMs
+  }
+  ... on InterruptedError {
+    attempts
   }
 }`, {"fragmentName":"JobFields"}) as unknown as TypedDocumentString<JobFieldsFragment, unknown>;
 export const PipelineConfigFieldsFragmentDoc = new TypedDocumentString(`
@@ -766,6 +783,9 @@ export const GenerateDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }`) as unknown as TypedDocumentString<GenerateMutation, GenerateMutationVariables>;
 export const SubmitGenerationDocument = new TypedDocumentString(`
     mutation SubmitGeneration($input: GenerateInput!) {
@@ -849,6 +869,9 @@ export const SubmitGenerationDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
 fragment JobFields on GenerationJob {
   __typename
@@ -857,6 +880,7 @@ fragment JobFields on GenerationJob {
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps
@@ -926,6 +950,9 @@ export const JobDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
 fragment JobFields on GenerationJob {
   __typename
@@ -934,6 +961,7 @@ fragment JobFields on GenerationJob {
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps
@@ -1003,6 +1031,9 @@ export const JobsDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
 fragment JobFields on GenerationJob {
   __typename
@@ -1011,6 +1042,7 @@ fragment JobFields on GenerationJob {
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps
@@ -1089,6 +1121,9 @@ export const CancelJobDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
 fragment JobFields on GenerationJob {
   __typename
@@ -1097,6 +1132,7 @@ fragment JobFields on GenerationJob {
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps
@@ -1188,6 +1224,9 @@ export const JobUpdatesDocument = new TypedDocumentString(`
   ... on BusyError {
     retryAfterMs
   }
+  ... on InterruptedError {
+    attempts
+  }
 }
 fragment JobFields on GenerationJob {
   __typename
@@ -1196,6 +1235,7 @@ fragment JobFields on GenerationJob {
   task
   model
   queuePosition
+  attempts
   progress {
     step
     totalSteps

@@ -16,7 +16,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { GraphName } from "../pipelines/components.ts";
 import type { LocatedCheckpoint } from "./locate.ts";
-import { checkpointFile } from "./paths.ts";
+import { checkpointFile, checkpointRoot, PathEscapeError, resolveInside } from "./paths.ts";
 import type { SingleFileType } from "./single-file/model-type.ts";
 import { singleFileGraphSource } from "./single-file/single-file-checkpoint.ts";
 
@@ -73,6 +73,15 @@ export async function graphSource(
   const onnx = `${graph}/model.onnx`;
   if (await isFile(checkpoint, onnx)) return { kind: "onnx", relative: onnx };
   const folder = COMPONENT_FOLDER[graph];
+  // A folder or graph that is a link out of the checkpoint's root is refused, and said so (never where it leads).
+  for (const relative of new Set([`${graph}/`, onnx, `${folder}/`])) {
+    if (await leavesRoot(checkpoint, relative)) {
+      return {
+        kind: "missing",
+        reason: `'${relative}' was refused: it is a link that leaves ${rootName(checkpoint)}`,
+      };
+    }
+  }
   const files = await listFolder(checkpoint, folder);
   if (files === null || !files.includes("config.json")) {
     return {
@@ -172,12 +181,31 @@ async function shardsOf(
   return out;
 }
 
+/** The files of a checkpoint folder; null when it is missing or leads outside the checkpoint's root. */
 async function listFolder(checkpoint: LocatedCheckpoint, folder: string): Promise<string[] | null> {
   try {
-    return await readdir(path.join(checkpoint.dir, folder));
+    const real = await resolveInside(checkpointRoot(checkpoint), path.join(checkpoint.dir, folder));
+    return real === null ? null : await readdir(real);
   } catch {
     return null;
   }
+}
+
+/** Whether `relative` (a folder or file of the checkpoint) is a link whose real location is outside its root. */
+async function leavesRoot(checkpoint: LocatedCheckpoint, relative: string): Promise<boolean> {
+  try {
+    await resolveInside(checkpointRoot(checkpoint), path.join(checkpoint.dir, relative));
+    return false;
+  } catch (error) {
+    return error instanceof PathEscapeError;
+  }
+}
+
+/** The root a checkpoint's files must stay in, in words (never its path). */
+function rootName(checkpoint: LocatedCheckpoint): string {
+  return checkpoint.source === "MODELS_DIR"
+    ? "the models root"
+    : "the checkpoint's folder in the Hugging Face cache";
 }
 
 async function isFile(checkpoint: LocatedCheckpoint, relative: string): Promise<boolean> {

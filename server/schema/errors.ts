@@ -7,6 +7,7 @@ import {
   type AutopipeError,
   BusyError,
   CancelledError,
+  InterruptedError,
   InvalidInputError,
   InvalidModelIndexError,
   JobNotFoundError,
@@ -119,6 +120,15 @@ builder.objectFields(JobNotFoundErrorType, (t) => ({
 }));
 
 export const ShuttingDownErrorType = errorRef(ShuttingDownError, "ShuttingDownError");
+
+export const InterruptedErrorType = errorRef(InterruptedError, "InterruptedError");
+builder.objectFields(InterruptedErrorType, (t) => ({
+  attempts: t.int({
+    description:
+      "Times the job had started when the server last stopped under it (AUTOPIPE_JOB_ATTEMPTS: runs at most).",
+    resolve: (r) => of(InterruptedError)(r).attempts,
+  }),
+}));
 
 const rateLimited = of(RateLimitedError);
 export const RateLimitedErrorType = errorRef(RateLimitedError, "RateLimitedError");

@@ -29,10 +29,12 @@ import {
   type Timings,
 } from "../service/generation.ts";
 import type { JobSnapshot } from "../service/job.ts";
+import { pngBytes } from "../service/job-store/disk-job-store.ts";
 import { builder } from "./builder.ts";
 import {
   BusyErrorType,
   CancelledErrorType,
+  InterruptedErrorType,
   InvalidInputErrorType,
   InvalidModelIndexErrorType,
   ModelLoadErrorType,
@@ -175,7 +177,8 @@ export const GeneratedImageType = builder.objectRef<GeneratedPng>("GeneratedImag
     width: t.exposeInt("width"),
     height: t.exposeInt("height"),
     mimeType: t.exposeString("mimeType"),
-    base64: t.string({ resolve: (image) => image.png.toString("base64") }),
+    // A finished job's images are read from the job store here, asynchronously.
+    base64: t.string({ resolve: async (image) => (await pngBytes(image)).toString("base64") }),
   }),
 });
 
@@ -231,6 +234,7 @@ export const GenerateResult = builder.unionType("GenerateResult", {
     ShuttingDownErrorType,
     RateLimitedErrorType,
     ResourceLimitErrorType,
+    InterruptedErrorType,
   ],
 });
 

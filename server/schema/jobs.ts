@@ -70,6 +70,12 @@ export const GenerationJobType = builder.objectRef<JobSnapshot>("GenerationJob")
       resolve: (j) => j.queuePosition,
     }),
     progress: t.field({ type: JobProgressType, resolve: (j) => j.progress }),
+    attempts: t.int({
+      description:
+        "Times the job started running: 0 while first queued, 2 after a server stop (or a lost worker) made it " +
+        "run again; past AUTOPIPE_JOB_ATTEMPTS it ends FAILED with InterruptedError instead.",
+      resolve: (j) => j.attempts,
+    }),
     createdAt: t.exposeString("createdAt", { description: "ISO 8601." }),
     startedAt: t.string({ nullable: true, resolve: (j) => j.startedAt }),
     finishedAt: t.string({ nullable: true, resolve: (j) => j.finishedAt }),

@@ -76,14 +76,17 @@ export class Admission {
     return () => this.listeners.delete(listener);
   }
 
-  /** Takes a ticket, or throws BusyError when the queue is full. */
-  reserve(): Ticket {
+  /**
+   * Takes a ticket, or throws BusyError when the queue is full. `overflow`: never refused for a full queue (work
+   * accepted before a restart, taking its place back in order).
+   */
+  reserve(options: { overflow?: boolean } = {}): Ticket {
     if (this.closedWith) throw this.closedWith;
     if (this.running < this.maxConcurrent && this.queue.length === 0) {
       this.running += 1;
       return this.ticket(null);
     }
-    if (this.queue.length >= this.maxQueue) {
+    if (this.queue.length >= this.maxQueue && !options.overflow) {
       // A slot frees about every average/maxConcurrent ms; the queue ahead must drain first.
       const retryAfterMs = Math.ceil(((this.queue.length + 1) * this.averageMs) / this.maxConcurrent);
       throw new BusyError(retryAfterMs);

@@ -25,7 +25,7 @@ import { RunTimer } from "../runtime/onnx.ts";
 import { TorchGenerator } from "../runtime/rng.ts";
 import { createScheduler, SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { type AttentionKernels, type MemoryPlan, planMemory } from "./cost.ts";
-import { effectiveConfig, type PipelineConfig } from "./pipeline-config.ts";
+import { effectiveConfig, type PipelineConfig, type PipelineConfigOverrides } from "./pipeline-config.ts";
 import { targetOf } from "./pipeline-variants.ts";
 import { type CheckpointResolution, resolveCheckpoint } from "./resolve-checkpoint.ts";
 import { calibrationFor, planTime, type TimeEstimate, unetChunk } from "./time-cost.ts";
@@ -98,6 +98,11 @@ export interface GenerationPlan {
   readonly images: InputImages | undefined;
   readonly imageDecodeMs: number;
   readonly resolution: CheckpointResolution;
+  /**
+   * The checkpoint the request's `model` named and the named pipeline's config (empty for a checkpoint id): what a
+   * job carries so that another process (a worker, this one after a restart) plans it the same way.
+   */
+  readonly target: PlanTarget;
   /** How the run stays inside the memory budget (guidance halves in turn, tiled VAE decode). */
   readonly memory: MemoryPlan;
   /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
@@ -108,23 +113,32 @@ export interface GenerationPlan {
   readonly time: TimeEstimate;
   /** performance.now() when the request arrived. */
   readonly started: number;
+  /** Planned for `generate`: a caller holds its HTTP response open for the result. */
+  readonly synchronous: boolean;
+}
+
+/** A checkpoint id and the named pipeline's config overrides applied on it. */
+export interface PlanTarget {
+  readonly model: string;
+  readonly overrides: PipelineConfigOverrides;
 }
 
 /**
  * Validates a request and decides everything that needs no graph; throws one of the expected errors.
  * `synchronous`: the caller holds an HTTP response open for it (`generate`), so it must also fit
- * AUTOPIPE_SYNC_MAX_SECONDS.
+ * AUTOPIPE_SYNC_MAX_SECONDS. `target`: the checkpoint and named pipeline config it resolved to when first planned
+ * (a job planned again elsewhere); without it, the request's `model` is looked up among the named pipelines.
  */
 export async function planGeneration(
   services: Pick<Services, "config" | "locator" | "pipelines" | "variants">,
   task: Task,
   request: TaskRequest,
-  options: { synchronous?: boolean } = {},
+  options: { synchronous?: boolean; target?: PlanTarget | null } = {},
 ): Promise<GenerationPlan> {
   const started = performance.now();
   const prefix = TASK_FIELD[task];
   // `model` may name a pipeline made with fromPipe: its checkpoint, and its config under the request's fields.
-  const target = targetOf(services, request.model, task, `${prefix}.model`);
+  const target = options.target ?? targetOf(services, request.model, task, `${prefix}.model`);
   const resolution = await resolveCheckpoint(
     services,
     target.model,
@@ -177,11 +191,13 @@ export async function planGeneration(
       images,
       imageDecodeMs,
       resolution,
+      target: { model: target.model, overrides: target.overrides },
       requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
       memory,
       totalSteps,
       time,
       started,
+      synchronous: !!options.synchronous,
     };
   } finally {
     lease.release();

@@ -33,6 +33,8 @@ export interface JobSnapshot {
   readonly owner: string | null;
   readonly queuePosition: number | null;
   readonly progress: JobProgress;
+  /** Times the job started running: 2 after a server stop re-queued it once (see InterruptedError). */
+  readonly attempts: number;
   readonly createdAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
@@ -55,11 +57,23 @@ export interface JobListener {
   publish(event: JobEvent): void;
 }
 
+/** A job read back from the job store after a restart: what it was when last written. */
+export interface RestoredJob {
+  readonly status: JobStatus;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  readonly attempts: number;
+  readonly result: GenerationResult | null;
+  readonly error: unknown;
+}
+
 export class Job {
   status: JobStatus = "QUEUED";
   private step = 0;
   private totalSteps: number;
-  private readonly created = Date.now();
+  private readonly created: number = Date.now();
+  private attempts = 0;
   private started: number | null = null;
   private startedMono = 0;
   private finished: number | null = null;
@@ -70,8 +84,8 @@ export class Job {
   /** Aborted by cancel: a running generation stops at its next step. */
   readonly abort = new AbortController();
   /** Resolves when the job ends (never rejects). */
-  readonly done: Promise<JobSnapshot>;
-  private resolveDone!: (snapshot: JobSnapshot) => void;
+  /** Who waits for the end (see `done`); called once with the terminal snapshot, then forgotten. */
+  private endWaiters: ((snapshot: JobSnapshot) => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -80,10 +94,54 @@ export class Job {
     totalSteps: number,
     readonly owner: string | null,
     private readonly queuePosition: () => number | null,
+    restored?: RestoredJob,
   ) {
     this.totalSteps = totalSteps;
-    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    if (restored) {
+      this.created = restored.createdAt;
+      this.attempts = restored.attempts;
+      if (TERMINAL.has(restored.status)) {
+        // Ended before the restart: as it was, its result read from the store.
+        this.status = restored.status;
+        this.started = restored.startedAt;
+        this.finished = restored.finishedAt;
+        this.result = restored.result;
+        this.error = restored.error;
+        this.step = restored.status === "SUCCEEDED" ? totalSteps : 0;
+      }
+    }
     this.lastPosition = queuePosition();
+  }
+
+  /**
+   * Resolves when the job ends (never rejects), with its terminal snapshot: as it was published, with the result's
+   * image bytes in memory. Nothing keeps that snapshot once the waiters have it (a kept result may then live on
+   * disk only: see `keepResult`); a job already ended gives its snapshot now.
+   */
+  get done(): Promise<JobSnapshot> {
+    if (this.ended) return Promise.resolve(this.snapshot());
+    return new Promise((resolve) => this.endWaiters.push(resolve));
+  }
+
+  /** Times the job started running. */
+  get attempt(): number {
+    return this.attempts;
+  }
+
+  get startedAt(): number | null {
+    return this.started;
+  }
+
+  get createdAt(): number {
+    return this.created;
+  }
+
+  /**
+   * Swaps the kept result for an equal one whose image bytes live elsewhere (on disk): what was published and
+   * what `done` resolved with keep theirs.
+   */
+  keepResult(result: GenerationResult): void {
+    if (this.status === "SUCCEEDED") this.result = result;
   }
 
   get finishedAt(): number | null {
@@ -105,6 +163,7 @@ export class Job {
       model: this.model,
       owner: this.owner,
       queuePosition: this.status === "QUEUED" ? this.queuePosition() : null,
+      attempts: this.attempts,
       progress: {
         step: this.step,
         totalSteps: this.totalSteps,
@@ -136,6 +195,8 @@ export class Job {
 
   markRunning(): void {
     this.status = "RUNNING";
+    this.attempts += 1;
+    this.step = 0;
     this.started = Date.now();
     this.startedMono = performance.now();
     this.publish(null);
@@ -178,7 +239,7 @@ export class Job {
     const snapshot = this.snapshot();
     this.publish(null, snapshot);
     this.listeners.clear();
-    this.resolveDone(snapshot);
+    for (const resolve of this.endWaiters.splice(0)) resolve(snapshot);
   }
 
   private publish(preview: Promise<GeneratedPng> | null, snapshot = this.snapshot()): void {

@@ -3,6 +3,9 @@
  * checkpoints, reading its JSON log lines back: for what only a process shows (signals, exit codes, start-up).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { EMPTY_HF_CACHE, REPO_MODELS } from "./services.ts";
 
@@ -27,7 +30,10 @@ export interface ServerProcess {
   gql<T = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<T>;
 }
 
-/** Starts `node --import tsx server/main.ts` (or `command`) with PORT=0 and waits for its "listening" line. */
+/**
+ * Starts `node --import tsx server/main.ts` (or `command`) with PORT=0 and waits for its "listening" line. Its job
+ * store is a fresh temporary folder unless `env` names one (AUTOPIPE_DATA_DIR).
+ */
 export async function startServerProcess(
   env: Record<string, string> = {},
   command: { file: string; args: string[] } = {
@@ -35,6 +41,8 @@ export async function startServerProcess(
     args: ["--import", "tsx", "server/main.ts"],
   },
 ): Promise<ServerProcess> {
+  // A job store of its own, removed when the process has ended (unless the caller named one).
+  const dataDir = env.AUTOPIPE_DATA_DIR ? null : mkdtempSync(path.join(os.tmpdir(), "autopipe-data-"));
   const child = spawn(command.file, command.args, {
     cwd: REPO_ROOT,
     env: {
@@ -43,6 +51,7 @@ export async function startServerProcess(
       AUTOPIPE_MODELS_DIR: REPO_MODELS,
       HF_HUB_CACHE: EMPTY_HF_CACHE,
       LOG_LEVEL: "info",
+      ...(dataDir ? { AUTOPIPE_DATA_DIR: dataDir } : {}),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -70,7 +79,10 @@ export async function startServerProcess(
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     // "close", not "exit": every log line is read by then.
-    child.once("close", (code, signal) => resolve({ code, signal })),
+    child.once("close", (code, signal) => {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      resolve({ code, signal });
+    }),
   );
   const waitFor = (match: (line: LogLine) => boolean, timeoutMs = 60_000) => {
     const seen = lines.find(match);

@@ -13,12 +13,16 @@ import { type AutopipeYoga, createAutopipeYoga } from "../../server/yoga.ts";
 export const REPO_MODELS = fileURLToPath(new URL("../../models/", import.meta.url));
 export const EMPTY_HF_CACHE = fileURLToPath(new URL("../fixtures/empty-hf-cache/", import.meta.url));
 
-/** A config on the bundled models, an empty HF cache, downloads off; `env` overrides any variable. */
+/**
+ * A config on the bundled models, an empty HF cache, downloads off, jobs in memory only (tests of the job store
+ * set AUTOPIPE_DATA_DIR); `env` overrides any variable.
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
     AUTOPIPE_MODELS_DIR: REPO_MODELS,
     HF_HUB_CACHE: EMPTY_HF_CACHE,
     LOG_LEVEL: "silent",
+    AUTOPIPE_DATA_DIR: "off",
     ...env,
   });
 }
@@ -65,7 +69,10 @@ export async function startHttpServer(
     server,
     services,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Kept-alive connections stay open 65 s (http-server.ts): a test's server closes them at once.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
       await services.dispose();
     },
   };

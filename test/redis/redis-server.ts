@@ -54,17 +54,24 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port (after `stop`). */
   restart(): Promise<void>;
+  /** SIGKILL, then waits: no shutdown save. */
+  kill(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * Starts redis-server on a free port, with no persistence, or with `persistence.dir` the settings README "Scaling
+ * out" asks for jobs to survive a Redis restart (append-only file, fsync on every write).
+ */
+export async function startRedis(persistence: { dir?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess;
+  const store = persistence.dir
+    ? ["--dir", persistence.dir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""]
+    : ["--save", "", "--appendonly", "no"];
   const launch = async () => {
-    child = spawn(
-      "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", ...store], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     await waitForLine(child, /Ready to accept connections/);
   };
   await launch();
@@ -78,6 +85,12 @@ export async function startRedis(): Promise<RedisServer> {
       await exited;
     },
     restart: launch,
+    kill: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
   };
 }
 

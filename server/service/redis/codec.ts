@@ -8,14 +8,29 @@ import type { Task } from "../../auto-pipeline/resolve.ts";
 import type { Config } from "../../config.ts";
 import * as errors from "../../errors.ts";
 import { readImageInput } from "../../image/read-input.ts";
-import type { GeneratedPng, GenerationPlan, GenerationResult, TaskRequest } from "../generation.ts";
+import type {
+  GeneratedPng,
+  GenerationPlan,
+  GenerationResult,
+  PlanTarget,
+  TaskRequest,
+} from "../generation.ts";
 import type { JobSnapshot, JobStatus } from "../job.ts";
 
-/** A job as a worker receives it from the queue. */
+/** A job as a worker receives it from the queue (and as the embedded job store keeps it until it ends). */
 export interface JobPayload {
   readonly task: Task;
-  /** The request with `seed` fixed (decimal string) and images as `{ base64 }`. */
+  /**
+   * The request as planned, every field of it (a field added to the generation input later rides along), with
+   * `seed` fixed (decimal string) and images as `{ base64 }`.
+   */
   readonly input: Record<string, unknown>;
+  /**
+   * The checkpoint and the named pipeline's config the request resolved to (`requiresSafetyChecker`, `variant`,
+   * `configFrom`, …, as a whole object), so the worker plans it as the API did, whether or not it knows that pipeline.
+   * Absent in payloads queued before it existed: the worker then looks `input.model` up itself.
+   */
+  readonly target?: PlanTarget;
 }
 
 /** A job as stored in Redis; `seq` grows with every write, so a follower can drop stale events. */
@@ -58,12 +73,8 @@ export async function payloadOf(
   config: Pick<Config, "maxUploadBytes">,
 ): Promise<JobPayload> {
   const { image, maskImage, seed: _seed, ...rest } = plan.input;
-  // The checkpoint the request resolved to (a named pipeline's config is already applied to the fields).
-  const input: Record<string, unknown> = {
-    ...rest,
-    model: plan.resolution.model,
-    seed: plan.common.seed.toString(),
-  };
+  // The request as it was planned (the pipeline's defaults filled in); `target` says what `model` resolved to.
+  const input: Record<string, unknown> = { ...rest, seed: plan.common.seed.toString() };
   const read = async (value: TaskRequest["image"], field: string) =>
     value
       ? {
@@ -74,7 +85,7 @@ export async function payloadOf(
       : null;
   if (image) input.image = await read(image, "image");
   if (maskImage) input.maskImage = await read(maskImage, "maskImage");
-  return { task: plan.task, input };
+  return { task: plan.task, input, target: plan.target };
 }
 
 /** The request a worker plans from a payload. */
@@ -123,6 +134,7 @@ const CLASSES: Record<string, { prototype: Error } | undefined> = {
   CancelledError: errors.CancelledError,
   JobNotFoundError: errors.JobNotFoundError,
   WorkerLostError: errors.WorkerLostError,
+  InterruptedError: errors.InterruptedError,
 };
 
 export function decodeError(stored: StoredError): Error {
@@ -144,6 +156,7 @@ export function snapshotOf(record: JobRecord, queuePosition: number | null, now 
     model: record.model,
     owner: record.owner,
     queuePosition: record.status === "QUEUED" ? queuePosition : null,
+    attempts: record.attempts,
     progress: {
       step: record.step,
       totalSteps: record.totalSteps,

@@ -62,6 +62,25 @@ export class Keys {
 
 export type StoreConfig = Pick<Config, "jobTtlSeconds" | "maxJobs">;
 
+/** KEYS: finished, jobs; ARGV: expiry cutoff (ms), maxJobs, the job key prefix. Returns how many were dropped. */
+const EVICT = `
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local drop = expired
+local count = redis.call('ZCARD', KEYS[1]) - #expired
+local max = tonumber(ARGV[2])
+if count > max then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], #expired, #expired + count - max - 1)) do
+    table.insert(drop, id)
+  end
+end
+for _, id in ipairs(drop) do
+  redis.call('DEL', ARGV[3] .. id)
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('ZREM', KEYS[2], id)
+end
+return #drop
+`;
+
 export class JobStore {
   constructor(
     readonly redis: Redis,
@@ -127,31 +146,22 @@ export class JobStore {
     await this.evict();
   }
 
-  /** Drops finished jobs past their TTL, then the oldest finished beyond `maxJobs`. */
+  /**
+   * Drops finished jobs past their TTL, then the oldest finished beyond `maxJobs`, in one script: every instance
+   * and worker evicts after its writes, and two evictions that each counted before the other removed would
+   * together drop more than the limit asks.
+   */
   async evict(): Promise<void> {
     const { jobTtlSeconds, maxJobs } = this.config;
-    const expired = await this.redis.zrangebyscore(
+    await this.redis.eval(
+      EVICT,
+      2,
       this.keys.finished,
-      "-inf",
+      this.keys.jobs,
       String(Date.now() - jobTtlSeconds * 1000),
+      String(maxJobs),
+      this.keys.job(""),
     );
-    const count = (await this.redis.zcard(this.keys.finished)) - expired.length;
-    const over =
-      count > maxJobs
-        ? await this.redis.zrange(
-            this.keys.finished,
-            expired.length,
-            String(expired.length + count - maxJobs - 1),
-          )
-        : [];
-    const drop = [...expired, ...over];
-    if (drop.length === 0) return;
-    await this.redis
-      .multi()
-      .del(...drop.map((id) => this.keys.job(id)))
-      .zrem(this.keys.finished, ...drop)
-      .zrem(this.keys.jobs, ...drop)
-      .exec();
   }
 
   async list({ status, first, owner }: JobFilter): Promise<JobSnapshot[]> {

@@ -341,7 +341,10 @@ export class JobWorker {
       record.seq += 1;
       await this.store.write(record, null, true);
       await this.loadPreviews(id, run.previews);
-      const plan = await planGeneration(this.deps, job.data.task, requestOf(job.data));
+      // The named pipeline's config travels with the job: this worker need not know the pipeline.
+      const plan = await planGeneration(this.deps, job.data.task, requestOf(job.data), {
+        target: job.data.target ?? null,
+      });
       const model = record.model;
       if (!this.holds().includes(model)) this.loads[model] = (this.loads[model] ?? 0) + 1;
       this.jobs += 1;
