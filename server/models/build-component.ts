@@ -31,6 +31,8 @@ export interface ComponentFiles {
   readonly weightFiles: readonly string[];
   /** The one weight file is a single file of this type: its original names are read through the key map. */
   readonly singleFile?: { readonly type: SingleFileType };
+  /** Build LoRA side branches on the layers that take them (GraphBuilder `lora`). */
+  readonly lora?: boolean;
 }
 
 export interface BuiltComponent {
@@ -42,6 +44,8 @@ export interface BuiltComponent {
   readonly nodes: number;
   /** Fused attention nodes (com.microsoft.MultiHeadAttention) in the graph. */
   readonly attentionNodes: number;
+  /** Layers with a LoRA side branch. */
+  readonly loraLayers: number;
 }
 
 /** Opens every weight file (headers validated) as one `WeightSource`. */
@@ -105,7 +109,11 @@ export async function buildComponentGraph(
   const weights = files.singleFile
     ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
     : await openWeights(files.component, files.weightFiles);
-  const g = new GraphBuilder(weights.source, { component: files.component, dataFolder: weights.folder });
+  const g = new GraphBuilder(weights.source, {
+    component: files.component,
+    dataFolder: weights.folder,
+    lora: files.lora ?? false,
+  });
   builder(g, config);
   return {
     bytes: encodeModel(g.toModel()),
@@ -113,5 +121,6 @@ export async function buildComponentGraph(
     unusedWeights: weights.names.filter((n) => !g.usedWeights.has(n)),
     nodes: g.nodeCount,
     attentionNodes: g.countOps("MultiHeadAttention"),
+    loraLayers: g.loraLayers.size,
   };
 }
