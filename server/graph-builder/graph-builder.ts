@@ -96,6 +96,9 @@ export type LoraLayer =
       readonly padding: number;
     };
 
+/** Whether a graph input is a LoRA factor (`loraDelta`). */
+export const isLoraInput = (name: string) => name.startsWith("lora_down:") || name.startsWith("lora_up:");
+
 /** Graph input names of a module's LoRA factors. */
 export const loraInputNames = (module: string) => ({
   down: `lora_down:${module}`,
@@ -223,10 +226,11 @@ export class GraphBuilder {
    * them): `x · down · up` for a Linear, `conv_1×1(conv_k×k(x, down), up)` for a convolution, where `down` and
    * `up` are graph inputs whose rank dimension is free. The caller adds the result to the layer's output.
    *
-   * The inputs default to rank-1 factors of zeros (an initializer of that name, which a feed overrides): without
-   * adapters the branch adds exact zeros and the request feeds nothing. Not rank 0: onnxruntime leaves the output
-   * of a Conv with no input channels unwritten once it has optimized and saved the graph, and a batched MatMul with
-   * an empty inner dimension does not write zeros either.
+   * Every run feeds them: without adapters, rank-1 factors of zeros (the branch then adds exact zeros; see
+   * `loraDefaultFeeds`). Not initializers a feed overrides: onnxruntime-node passes only the graph's declared
+   * inputs to the session, and drops other feeds silently. Not rank 0: onnxruntime leaves the output of a Conv
+   * with no input channels unwritten once it has optimized and saved the graph, and a batched MatMul with an
+   * empty inner dimension does not write zeros either.
    *
    * The factors are fed already combined: several adapters concatenated along the rank, each adapter's `up`
    * multiplied by its scale × alpha / rank (server/loras/lora-feeds.ts). Linear: down [in, r], up [r, out].
@@ -238,28 +242,15 @@ export class GraphBuilder {
     this.loraLayers.set(module, layer);
     const names = loraInputNames(module);
     const rank = `${module}.rank`;
-    const zeros = (name: string, dims: readonly number[]) => {
-      const size = dims.reduce((a, b) => a * b, 1);
-      this.initializers.push({
-        name,
-        dataType: ELEM.float32,
-        dims: [...dims],
-        rawData: new Uint8Array(4 * size),
-      });
-    };
     if (layer.kind === "linear") {
       const { inFeatures, outFeatures } = layer;
       this.inputs.push(valueInfo(names.down, "float32", [inFeatures, rank]));
       this.inputs.push(valueInfo(names.up, "float32", [rank, outFeatures]));
-      zeros(names.down, [inFeatures, 1]);
-      zeros(names.up, [1, outFeatures]);
       return this.op("MatMul", [this.op("MatMul", [x, names.down]), names.up]);
     }
     const { inChannels, outChannels, kernel, stride, padding } = layer;
     this.inputs.push(valueInfo(names.down, "float32", [rank, inChannels, kernel, kernel]));
     this.inputs.push(valueInfo(names.up, "float32", [outChannels, rank, 1, 1]));
-    zeros(names.down, [1, inChannels, kernel, kernel]);
-    zeros(names.up, [outChannels, 1, 1, 1]);
     const down = this.op("Conv", [x, names.down], {
       kernel_shape: [kernel, kernel],
       strides: [stride, stride],

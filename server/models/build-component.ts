@@ -16,7 +16,12 @@ import path from "node:path";
 import type { SingleFileType } from "../checkpoints/single-file/model-type.ts";
 import { openSingleFileWeights } from "../checkpoints/single-file/single-file-weights.ts";
 import { UnsupportedComponentError } from "../errors.ts";
-import { GraphBuilder, type WeightRef, type WeightSource } from "../graph-builder/graph-builder.ts";
+import {
+  GraphBuilder,
+  type LoraLayer,
+  type WeightRef,
+  type WeightSource,
+} from "../graph-builder/graph-builder.ts";
 import { encodeModel } from "../runtime/graph/onnx-model.ts";
 import { SafetensorsFile } from "../safetensors/safetensors-file.ts";
 
@@ -123,4 +128,25 @@ export async function buildComponentGraph(
     attentionNodes: g.countOps("MultiHeadAttention"),
     loraLayers: g.loraLayers.size,
   };
+}
+
+/**
+ * The layers `files`' graph gives a LoRA side branch (GraphBuilder `lora`), by module name, with their shapes:
+ * the builder run over the weight files' headers, nothing encoded and no weight read.
+ */
+export async function componentLoraLayers(
+  files: ComponentFiles,
+  builder: ComponentBuilder,
+): Promise<ReadonlyMap<string, LoraLayer>> {
+  const config = await readConfig(files.component, files.configFile);
+  const weights = files.singleFile
+    ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
+    : await openWeights(files.component, files.weightFiles);
+  const g = new GraphBuilder(weights.source, {
+    component: files.component,
+    dataFolder: weights.folder,
+    lora: true,
+  });
+  builder(g, config);
+  return g.loraLayers;
 }

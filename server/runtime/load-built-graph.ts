@@ -29,7 +29,7 @@ import type { GraphLoadOptions, GraphLoadReport } from "./load-graph.ts";
 import { effectiveProvider, OnnxModel, runtimeVersion } from "./onnx.ts";
 
 /** Bumped whenever the model modules change what they build: older cache entries are then never read. */
-export const BUILDER_VERSION = 2;
+export const BUILDER_VERSION = 3;
 
 /**
  * The graphs built with LoRA side branches on their Linear and Conv layers (GraphBuilder `lora`): the ones
