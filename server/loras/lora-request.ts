@@ -17,7 +17,7 @@ import { loraRegistry } from "./lora-registry.ts";
 export interface LoraInputValue {
   readonly id: string;
   /** Default 1.0. */
-  readonly scale?: number | null;
+  readonly scale?: number;
 }
 
 /** An adapter of a planned request. */
