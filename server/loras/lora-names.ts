@@ -64,18 +64,20 @@ const DIFFUSERS_SUFFIXES: readonly (readonly [suffix: string, part: LoraPart])[]
   [".lora.up.weight", "up"],
   [".lora_linear_layer.down.weight", "down"],
   [".lora_linear_layer.up.weight", "up"],
+  ["_lora.down.weight", "down"],
+  ["_lora.up.weight", "up"],
   [".alpha", "alpha"],
 ]);
 
 /**
- * diffusers' attention-processor spellings (`attn1.processor.to_q_lora`, text encoders' `self_attn.to_q_lora`)
- * → the module they patch.
+ * diffusers' attention-processor spellings (`attn1.processor.to_q_lora.down.weight`, text encoders'
+ * `self_attn.to_q_lora.down.weight`, once the `_lora.down.weight` suffix is off) → the module they patch.
  */
 const PROCESSOR_MODULES: readonly (readonly [from: RegExp, to: string])[] = Object.freeze([
-  [/\.processor\.to_(q|k|v)_lora$/, ".to_$1"],
-  [/\.processor\.to_out_lora$/, ".to_out.0"],
-  [/\.self_attn\.to_(q|k|v)_lora$/, ".self_attn.$1_proj"],
-  [/\.self_attn\.to_out_lora$/, ".self_attn.out_proj"],
+  [/\.processor\.to_(q|k|v)$/, ".to_$1"],
+  [/\.processor\.to_out$/, ".to_out.0"],
+  [/\.self_attn\.to_(q|k|v)$/, ".self_attn.$1_proj"],
+  [/\.self_attn\.to_out$/, ".self_attn.out_proj"],
 ]);
 
 const DIFFUSERS_COMPONENT = /^(unet|text_encoder|text_encoder_2)\.(.+)$/;
