@@ -1,8 +1,9 @@
 /**
  * One LoRA measurement in a fresh process (run by lora.ts), printed as JSON on its last line.
  *
- * `memory <modelsDir> <model> <cacheDir> <lorasDir> <n>`: UNet + text encoder through the service's components,
- *   then n rank-16 adapters applied (r16-a, r16-b, r16-c) and one 512² UNet step and one text-encoder call run.
+ * `memory <modelsDir> <model> <cacheDir> <lorasDir> <n>`: UNet + text encoder through the service's components and
+ *   one 512² UNet step + text-encoder call without adapters (the base at steady state); then n rank-16 adapters
+ *   (r16-a, r16-b, r16-c) bound, and the step run again with them.
  * `merged …`: the UNet through the service, then a second UNet session of its own (what a merged copy costs).
  * `step …`: the UNet step at 512² batch 2 in this process, built without side branches and LoRA-capable with no
  *   adapter, one rank-16 and one rank-128 adapter: one warm-up each, then 5 rounds in turn, medians.
@@ -15,6 +16,7 @@ import { loraRegistry } from "../server/loras/lora-registry.ts";
 import { bindLoras, planLoras } from "../server/loras/lora-request.ts";
 import { buildComponentGraph } from "../server/models/build-component.ts";
 import { buildUNet2DConditionModel } from "../server/models/unet-2d-condition.ts";
+import type { BoundFeeds } from "../server/runtime/graph.ts";
 import { OnnxModel } from "../server/runtime/onnx.ts";
 import type { HostTensor } from "../server/runtime/tensor.ts";
 import { generate } from "../server/service/generation.ts";
@@ -51,7 +53,15 @@ const ids = ["r16-a", "r16-b", "r16-c"];
 if (mode === "memory") {
   const unet = await c.graph("unet");
   const encoder = await c.graph("text_encoder");
-  out.afterLoad = rss();
+  const width = Number(unet.input("encoder_hidden_states")?.shape[2]) || 768;
+  const ids77 = { type: "int64" as const, data: new BigInt64Array(77).fill(1n), dims: [1, 77] };
+  const step = async (run: { loras?: Map<string, BoundFeeds> }) => {
+    await (await c.graphFor("unet", run)).run(unetFeeds(width));
+    await (await c.graphFor("text_encoder", run)).run({ [encoder.inputs[0]!.name]: ids77 });
+  };
+  // The base at steady state: graphs loaded and one step run without adapters (its activations come and go).
+  await step({});
+  out.afterBase = rss();
   const n = Number(arg);
   const planned = await planLoras(
     services.config,
@@ -60,16 +70,12 @@ if (mode === "memory") {
     "bench",
   );
   const bound = await bindLoras(services.config, c, planned.adapters);
-  const run = { loras: bound.feeds };
-  const width = Number(unet.input("encoder_hidden_states")?.shape[2]) || 768;
-  await (await c.graphFor("unet", run)).run(unetFeeds(width));
-  const ids77 = { type: "int64" as const, data: new BigInt64Array(77).fill(1n), dims: [1, 77] };
-  await (await c.graphFor("text_encoder", run)).run({ [encoder.inputs[0]!.name]: ids77 });
+  out.afterBind = rss();
+  await step({ loras: bound.feeds });
   out.afterRun = rss();
   out.adapterBytes = planned.bytes;
   out.boundBytes = [...bound.feeds.values()].reduce((a, b) => a + b.bytes, 0);
   await bound.release();
-  out.afterRelease = rss();
 } else if (mode === "merged") {
   await c.graph("unet");
   const before = rss();

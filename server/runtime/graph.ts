@@ -54,12 +54,14 @@ export async function bindFeeds(
 ): Promise<BoundFeeds> {
   const thread = InferenceThread.get();
   const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
+  // Counted before the transfer detaches the buffers.
+  const bytes = Object.values(feeds).reduce((n, t) => n + t.data.byteLength, 0);
   const request = base ? { op: "bind" as const, feeds, base: base.handle } : { op: "bind" as const, feeds };
   const handle = (await thread.call(request, transfer)) as number;
   let released = false;
   return {
     handle,
-    bytes: Object.values(feeds).reduce((n, t) => n + t.data.byteLength, 0),
+    bytes,
     async release() {
       if (released) return;
       released = true;
