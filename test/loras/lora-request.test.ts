@@ -137,6 +137,14 @@ describe("what is refused, by name", () => {
     expect((await refusal(planLoras(services.config, c, many, "inpainting"))).field).toBe("inpainting.loras");
   });
 
+  it("nothing for a single file: its layers are its config checkpoint's, whatever the file's own key names", async () => {
+    const r = await resolveCheckpoint(onnx, "mini-sd.safetensors", "TEXT_TO_IMAGE", {}, null, "mini-sd");
+    const c = (await onnx.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
+    const planned = await planLoras(onnx.config, c, [{ id: "styles/b", scale: 0.5 }], "textToImage");
+    expect(planned.adapters[0]!.layers).toHaveLength(200);
+    expect(planned.notes).toEqual([]);
+  });
+
   it("a checkpoint whose graphs are exported ONNX", async () => {
     const c = await components(onnx, "tiny-sd");
     const e = await refusal(planLoras(onnx.config, c, [{ id: "styles/b" }], "textToImage"));
