@@ -55,7 +55,10 @@ export function loraPicker(rows: HTMLElement, addButton: HTMLButtonElement): Lor
       const loras: LoraInput[] = [];
       for (const [i, row] of [...rows.children].entries()) {
         const id = row.querySelector<HTMLSelectElement>(".lora-id")?.value ?? "";
-        const raw = row.querySelector<HTMLInputElement>(".lora-scale")?.value.trim() ?? "";
+        const input = row.querySelector<HTMLInputElement>(".lora-scale");
+        // A number field holding text reads as "" with `badInput` set: that is not "empty, use 1".
+        if (input?.validity.badInput) return { invalidRow: i };
+        const raw = input?.value.trim() ?? "";
         const scale = raw === "" ? 1 : Number(raw);
         if (!Number.isFinite(scale)) return { invalidRow: i };
         if (id) loras.push({ id, scale });
