@@ -4,7 +4,7 @@
  * what is refused by name (non-finite scales, pickle files, malformed ids, too many adapters, checkpoints whose
  * graphs are exported ONNX) and what is reported in notes (layers matching no layer, keys that are not LoRA factors).
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,6 +103,19 @@ describe("where adapters come from", () => {
       ["org/style/a.safetensors", 0, 270],
     ]);
     expect(planned.notes).toEqual([]);
+  });
+});
+
+describe("the adapter cache", () => {
+  it("reads a file once, and again once it changes (file identity)", async () => {
+    const registry = loraRegistry(services.config);
+    const first = await registry.load("styles/b", "id");
+    expect(await registry.load("styles/b", "id")).toBe(first);
+    const file = path.join(work, "loras", "styles", "b.safetensors");
+    utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const again = await registry.load("styles/b", "id");
+    expect(again).not.toBe(first);
+    expect(again.layers).toHaveLength(first.layers.length);
   });
 });
 
