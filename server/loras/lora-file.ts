@@ -11,7 +11,8 @@
  * lora_alpha. Without either, alpha = rank (factor 1, as diffusers applies such files). The factor a layer's
  * delta gets is scale × alpha / rank (alpha / √rank with `use_rslora`).
  */
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { endianness } from "node:os";
 import { SafetensorsError } from "../errors.ts";
 import { SafetensorsFile, type TensorEntry, toFloat32 } from "../safetensors/safetensors-file.ts";
 import {
@@ -63,22 +64,36 @@ export async function inspectLoraFile(file: string, name = file): Promise<LoraFi
   return parseLora(st, name, await alphaTensors(st));
 }
 
-/** Reads an adapter with its factors (float32). */
+/**
+ * Reads an adapter with its factors (float32): each factor read straight into its own array (F32 on a
+ * little-endian host) or widened from F16 / BF16, so no copy of the whole file is ever held.
+ */
 export async function loadLoraFile(file: string, name = file): Promise<LoadedLora> {
   const st = await SafetensorsFile.open(file);
-  const bytes = await readFile(st.realPath);
-  const read = (e: TensorEntry) =>
-    toFloat32(bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength), e.dtype);
-  const alphas = new Map<string, number>();
-  for (const key of st.names()) {
-    const e = st.tensor(key)!;
-    if (key.endsWith(".alpha") && e.shape.reduce((a, b) => a * b, 1) === 1) alphas.set(key, read(e)[0]!);
+  const info = parseLora(st, name, await alphaTensors(st));
+  const handle = await open(st.realPath, "r");
+  try {
+    const read = async (e: TensorEntry): Promise<Float32Array> => {
+      const bytes =
+        e.dtype === "F32" && LITTLE_ENDIAN
+          ? new Uint8Array(new Float32Array(e.byteLength / 4).buffer)
+          : new Uint8Array(e.byteLength);
+      const { bytesRead } = await handle.read(bytes, 0, e.byteLength, e.byteOffset);
+      if (bytesRead !== e.byteLength)
+        throw new SafetensorsError(name, `'${e.name}' is cut short (file changed?)`);
+      return e.dtype === "F32" && LITTLE_ENDIAN ? new Float32Array(bytes.buffer) : toFloat32(bytes, e.dtype);
+    };
+    const data = new Map<string, { down: Float32Array; up: Float32Array }>();
+    for (const layer of info.layers) {
+      data.set(layer.downKey, { down: await read(layer.down), up: await read(layer.up) });
+    }
+    return { ...info, data };
+  } finally {
+    await handle.close();
   }
-  const info = parseLora(st, name, alphas);
-  const data = new Map<string, { down: Float32Array; up: Float32Array }>();
-  for (const layer of info.layers) data.set(layer.downKey, { down: read(layer.down), up: read(layer.up) });
-  return { ...info, data };
 }
+
+const LITTLE_ENDIAN = endianness() === "LE";
 
 async function alphaTensors(st: SafetensorsFile): Promise<Map<string, number>> {
   const alphas = new Map<string, number>();
