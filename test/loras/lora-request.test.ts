@@ -14,6 +14,9 @@ import { loraRegistry } from "../../server/loras/lora-registry.ts";
 import { planLoras } from "../../server/loras/lora-request.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { SafetensorsFile } from "../../server/safetensors/safetensors-file.ts";
+import { planGeneration } from "../../server/service/generation.ts";
+import { fromPipe } from "../../server/service/pipeline-variants.ts";
+import { payloadOf, requestOf } from "../../server/service/redis/codec.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
 import { LORA_FIXTURES, safetensorsBytes } from "../helpers/lora.ts";
@@ -163,6 +166,28 @@ describe("what is refused, by name", () => {
     const e = await refusal(planLoras(onnx.config, c, [{ id: "styles/b" }], "textToImage"));
     expect(e.field).toBe("textToImage.loras[0].id");
     expect(e.allowed).toContain("exported ONNX graph");
+  });
+});
+
+describe("jobs over Redis", () => {
+  it("carry the adapters in the payload's input, a named pipeline's included", async () => {
+    await fromPipe(services, {
+      name: "mini-sd-styled",
+      from: "mini-sd",
+      task: "TEXT_TO_IMAGE",
+      config: { loras: [{ id: "styles/b", scale: 0.25 }] },
+    });
+    const plan = await planGeneration(services, "TEXT_TO_IMAGE", {
+      model: "mini-sd-styled",
+      prompt: "a cat",
+      numInferenceSteps: 2,
+      width: 64,
+      height: 64,
+    });
+    expect(plan.loras.adapters.map((a) => [a.id, a.scale])).toEqual([["styles/b", 0.25]]);
+    const payload = JSON.parse(JSON.stringify(await payloadOf(plan, services.config)));
+    expect(payload.input.model).toBe("mini-sd");
+    expect(requestOf(payload).loras).toEqual([{ id: "styles/b", scale: 0.25 }]);
   });
 });
 
