@@ -39,9 +39,11 @@ if (!r.runnable) throw new Error(`${model} is not runnable: ${r.reason}`);
 let seed = 1;
 const noise = (n: number) =>
   Float32Array.from({ length: n }, () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1);
+/** Latent side of the UNet runs: 64 (512²), or AUTOPIPE_BENCH_LORA_PIXELS / 8. */
+const SIDE = Math.round(Number(process.env.AUTOPIPE_BENCH_LORA_PIXELS || 512) / 8);
 function unetFeeds(width: number): Record<string, HostTensor> {
   return {
-    sample: { type: "float32", data: noise(2 * 4 * 64 * 64), dims: [2, 4, 64, 64] },
+    sample: { type: "float32", data: noise(2 * 4 * SIDE * SIDE), dims: [2, 4, SIDE, SIDE] },
     timestep: { type: "float32", data: new Float32Array([501]), dims: [1] },
     encoder_hidden_states: { type: "float32", data: noise(2 * 77 * width), dims: [2, 77, width] },
   };

@@ -11,6 +11,9 @@
  * 2. UNet step at 512² batch 2: the graph without side branches, the LoRA-capable graph with no adapter, with one
  *    adapter of rank 16 and of rank 128, run in turn in one process (target ≤ 1.10× at rank 16); the fastest of 7
  *    runs is compared, the median shown beside it (a shared machine slows some runs, never speeds one up).
+ * AUTOPIPE_BENCH_LORA_PIXELS sets the side of the UNet runs (default 512); AUTOPIPE_BENCH_LORA_STEP_ONLY=1 runs
+ * section 2 alone.
+ *
  * 3. Switching adapter sets between two requests through the service: binding the next set (factors cached, or read
  *    from the file the first time), and how many times the checkpoint loaded (target: once).
  */
@@ -80,31 +83,13 @@ export async function benchLora(): Promise<void> {
       `LoRA adapters on ${model} (${(written.parameters / 1e6).toFixed(1)} M parameters, random weights); adapters: rank 16 ${mb(sizes["r16-a"]!)} each, rank 128 ${mb(sizes.r128!)}`,
     );
     const cache = path.join(work, "cache");
-    // Fill the graph cache once, so every child loads the optimized graphs.
-    child("memory", models, model, cache, loras, "0");
+    // AUTOPIPE_BENCH_LORA_STEP_ONLY=1: the step times alone (SD 1.5's widths take long on a small machine).
+    const stepOnly = process.env.AUTOPIPE_BENCH_LORA_STEP_ONLY === "1";
+    const pixels = Number(process.env.AUTOPIPE_BENCH_LORA_PIXELS || 512);
+    if (!stepOnly) memoryFigures(models, model, cache, loras, pixels);
 
     console.log(
-      "  resident memory over the base at steady state (UNet + text encoder loaded, one 512² step run; median of 3)",
-    );
-    for (const n of [0, 1, 3]) {
-      const runs = [0, 1, 2].map(() => child("memory", models, model, cache, loras, String(n)));
-      const base = median(runs.map((r) => r.afterBase! - r.baseline!));
-      const bound = median(runs.map((r) => r.afterBind! - r.afterBase!));
-      const ran = median(runs.map((r) => r.afterRun! - r.afterBase!));
-      const { adapterBytes, boundBytes } = runs[0]!;
-      const beyond = (grown: number) =>
-        `${((100 * (grown - adapterBytes! - boundBytes!)) / base).toFixed(1)} %`;
-      console.log(
-        `    ${n} adapter${n === 1 ? " " : "s"}  base ${mb(base)}; adapters bound: +${mb(bound)}, after a step with them: +${mb(ran)} — factors ${mb(adapterBytes!)} loaded + ${mb(boundBytes!)} combined for the request; beyond them ${beyond(bound)} / ${beyond(ran)} of the base (target ≤ 5 %)`,
-      );
-    }
-    const merged = child("merged", models, model, cache, loras, "1");
-    console.log(
-      `    a merged copy instead: a second UNet session adds ${mb(merged.copyBytes!)} (the UNet's weights again), per adapter set`,
-    );
-
-    console.log(
-      "  UNet step, 512² (64×64 latents, batch 2): the variants in turn, 7 rounds; fastest (median), ratios of the fastest",
+      `  UNet step, ${pixels}² (${pixels / 8}×${pixels / 8} latents, batch 2): the variants in turn, 7 rounds; fastest (median), ratios of the fastest`,
     );
     const t = child("step", models, model, cache, loras, "0");
     const row = (label: string, key: string, target = "") =>
@@ -116,6 +101,7 @@ export async function benchLora(): Promise<void> {
     row("1 adapter, rank 16", "r16", " (target ≤ 1.10×)");
     row("1 adapter, rank 128", "r128");
 
+    if (stepOnly) return;
     const s = child("switch", models, model, cache, loras, "0");
     console.log("  switching adapter sets between two requests (through the service, 64² one-step requests)");
     console.log(`    first set (r16-a), factors read from the file      ${fmt(s.firstBindMs!)}`);
@@ -127,4 +113,29 @@ export async function benchLora(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** Resident memory with 0, 1 and 3 adapters, and what a merged copy adds instead. */
+function memoryFigures(models: string, model: string, cache: string, loras: string, pixels: number): void {
+  // Fill the graph cache once, so every child loads the optimized graphs.
+  child("memory", models, model, cache, loras, "0");
+  console.log(
+    `  resident memory over the base at steady state (UNet + text encoder loaded, one ${pixels}² step run; median of 3)`,
+  );
+  for (const n of [0, 1, 3]) {
+    const runs = [0, 1, 2].map(() => child("memory", models, model, cache, loras, String(n)));
+    const base = median(runs.map((r) => r.afterBase! - r.baseline!));
+    const bound = median(runs.map((r) => r.afterBind! - r.afterBase!));
+    const ran = median(runs.map((r) => r.afterRun! - r.afterBase!));
+    const { adapterBytes, boundBytes } = runs[0]!;
+    const beyond = (grown: number) =>
+      `${((100 * (grown - adapterBytes! - boundBytes!)) / base).toFixed(1)} %`;
+    console.log(
+      `    ${n} adapter${n === 1 ? " " : "s"}  base ${mb(base)}; adapters bound: +${mb(bound)}, after a step with them: +${mb(ran)} — factors ${mb(adapterBytes!)} loaded + ${mb(boundBytes!)} combined for the request; beyond them ${beyond(bound)} / ${beyond(ran)} of the base (target ≤ 5 %)`,
+    );
+  }
+  const merged = child("merged", models, model, cache, loras, "1");
+  console.log(
+    `    a merged copy instead: a second UNet session adds ${mb(merged.copyBytes!)} (the UNet's weights again), per adapter set`,
+  );
 }
