@@ -34,7 +34,7 @@ const json = (file: string) => JSON.parse(readFileSync(file, "utf8")) as Record<
 const mb = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
 
 /** mid-sd's component configs with random weights, in diffusers' layout; `widen` rewrites them (SD 1.5 widths). */
-async function writeFromMidSd(
+export async function writeFromMidSd(
   dir: string,
   widen?: (folder: string, c: Record<string, unknown>) => Record<string, unknown>,
 ) {

@@ -24,6 +24,9 @@
  * - diffusers-checkpoints: graphs built from diffusers' safetensors folders (mini-sd, and random weights at mid-sd's
  *   widths; SD 1.5's with AUTOPIPE_BENCH_SD15=1): first and second load against the exported ONNX, the UNet step at
  *   512² built vs exported-and-fused, resident memory over the fp32 weights.
+ * - lora: LoRA adapters on an SD 1.5-structured checkpoint (random weights at mid-sd's widths; SD 1.5's with
+ *   AUTOPIPE_BENCH_SD15=1): resident memory with 0, 1 and 3 adapters against a merged copy, the UNet step with a
+ *   rank-16 and a rank-128 adapter against none, and the time to switch adapter sets between requests.
  * - time-estimate: the time estimate (service/time-cost.ts) against measured step, VAE and run times for a grid
  *   of sizes on tiny-sd and mid-sd.
  * - redis-jobs: jobs over Redis: queue overhead and cross-process step latency against the in-process path;
@@ -38,6 +41,7 @@ import { benchGraphqlLimits } from "./graphql-limits.ts";
 import { benchImageTasks } from "./image-tasks.ts";
 import { benchJobStore } from "./job-store.ts";
 import { benchJobs } from "./jobs.ts";
+import { benchLora } from "./lora.ts";
 import { benchMemoryPeak } from "./memory-peak.ts";
 import { benchMidSd } from "./mid-sd.ts";
 import { benchRedisJobs } from "./redis-jobs.ts";
@@ -66,6 +70,7 @@ const SECTIONS: Record<string, () => Promise<void>> = {
   "time-estimate": benchTimeEstimate,
   "redis-jobs": benchRedisJobs,
   "diffusers-checkpoints": benchDiffusersCheckpoints,
+  lora: benchLora,
 };
 
 const wanted = process.argv.slice(2);

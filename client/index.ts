@@ -26,6 +26,8 @@ import {
   type GenerateMutation,
   LoadPipelineDocument,
   type LoadPipelineMutation,
+  LorasDocument,
+  type LorasQuery,
   ModelsDocument,
   type ModelsQuery,
   PipelinesDocument,
@@ -103,6 +105,10 @@ export function createClient(options: ClientOptions) {
     /** Checkpoints the server finds locally. */
     async models(init?: { signal?: AbortSignal }): Promise<ModelsQuery["models"]> {
       return (await execute(ModelsDocument, {}, init)).models;
+    },
+    /** LoRA adapters a generation may apply (`loras` of its input), sorted by id. */
+    async loras(init?: { signal?: AbortSignal }): Promise<LorasQuery["loras"]> {
+      return (await execute(LorasDocument, {}, init)).loras;
     },
     /** Schedulers a generation may pick instead of the checkpoint's own. */
     async schedulers(init?: { signal?: AbortSignal }): Promise<SchedulersQuery["schedulers"]> {

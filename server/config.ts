@@ -20,6 +20,8 @@ export interface Config {
   readonly modelsDir: string;
   /** Hugging Face cache root holding `models--org--name/` (`HF_HUB_CACHE`, default `$HF_HOME/hub`). */
   readonly hfHubCache: string;
+  /** Root of LoRA adapter files: `<lorasDir>/<id>.safetensors` (`AUTOPIPE_LORAS_DIR`, default `./loras`). */
+  readonly lorasDir: string;
   /** Whether missing checkpoints may be downloaded from the Hub (`AUTOPIPE_ALLOW_DOWNLOAD=1` and not `HF_HUB_OFFLINE=1`). */
   readonly allowDownload: boolean;
   /** Token for gated or private Hub repositories (`HF_TOKEN`). */
@@ -121,6 +123,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port: int(env, "PORT", 4000, 0),
     modelsDir: path.resolve(cwd, env.AUTOPIPE_MODELS_DIR || "models"),
     hfHubCache: path.resolve(cwd, env.HF_HUB_CACHE || path.join(hfHome, "hub")),
+    lorasDir: path.resolve(cwd, env.AUTOPIPE_LORAS_DIR || "loras"),
     allowDownload: flag(env.AUTOPIPE_ALLOW_DOWNLOAD) && !flag(env.HF_HUB_OFFLINE),
     hfToken: env.HF_TOKEN || undefined,
     executionProvider,

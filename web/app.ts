@@ -10,6 +10,7 @@ import { type AutopipeClient, ClientError, createClient, type GenerateResult } f
 import { byId } from "./dom.ts";
 import { clearFieldErrors, FieldError, readInput, selectedTask, showFieldError } from "./form.ts";
 import { jobView } from "./job-view.ts";
+import { loraPicker } from "./lora-picker.ts";
 import { MaskPainter } from "./mask-painter.ts";
 import { pipelinePanel } from "./pipeline-panel.ts";
 
@@ -45,6 +46,7 @@ const cancelButton = byId<HTMLButtonElement>("cancel");
 const seedInput = byId<HTMLInputElement>("seed");
 
 const view = jobView();
+const picker = loraPicker(byId("lora-rows"), byId<HTMLButtonElement>("add-lora"));
 const painter = new MaskPainter(canvas);
 const panel = pipelinePanel(client, byId("pipeline-body"));
 let imageFile: File | null = null;
@@ -120,7 +122,12 @@ function onTaskOrModelChange(): void {
 
 async function loadChoices(): Promise<void> {
   try {
-    const [models, schedulers] = await Promise.all([client.models(), client.schedulers()]);
+    const [models, schedulers, loras] = await Promise.all([
+      client.models(),
+      client.schedulers(),
+      client.loras(),
+    ]);
+    picker.setChoices(loras);
     if (sessionStorage.getItem(KEY_STORAGE)) setKeyState("accepted", "Key accepted. Kept for this tab only.");
     if (models.length === 0) showBanner("The server finds no checkpoints: add one to its models directory.");
     modelSelect.replaceChildren(
@@ -201,6 +208,7 @@ async function generate(): Promise<void> {
     input = await readInput(form, {
       image: imageFile,
       mask: async () => (painter.isEmpty ? null : painter.toBlob()),
+      loras: () => picker.value(),
     });
   } catch (error) {
     // Whatever an earlier run left in the result card ("Done in 15 s.", its images) is not this request's.

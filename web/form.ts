@@ -3,7 +3,7 @@
  * field they name. The server's `InvalidInputError.field` is a path such as `textToImage.width` or
  * `inpainting.maskImage.base64`; its first segment after the task names the input (see `FIELDS`).
  */
-import type { GenerateInput, SchedulerName, Task } from "@autopipe/client";
+import type { GenerateInput, LoraInput, SchedulerName, Task } from "@autopipe/client";
 import { byId } from "./dom.ts";
 
 /** API argument → the element that edits it (ids in index.html are the argument names). */
@@ -20,6 +20,7 @@ const FIELDS: Record<string, string> = {
   strength: "strength",
   image: "image",
   maskImage: "mask",
+  loras: "add-lora",
 };
 
 const TASK_KEYS: Record<Task, "textToImage" | "imageToImage" | "inpainting"> = {
@@ -61,6 +62,8 @@ export interface ImageSources {
   image: File | null;
   /** The mask to send (inpainting): null when nothing is painted or uploaded. */
   mask: () => Promise<Blob | null>;
+  /** The LoRA picker's rows (web/lora-picker.ts). */
+  loras: () => { loras: LoraInput[] } | { invalidRow: number };
 }
 
 /** Builds the request for the selected task; throws FieldError for what the page can tell before sending. */
@@ -84,6 +87,7 @@ export async function readInput(form: HTMLFormElement, sources: ImageSources): P
     width: numberValue("width"),
     height: numberValue("height"),
     seed: seed === "" ? undefined : seed,
+    loras: pickedLoras(sources),
   };
   if (task === "TEXT_TO_IMAGE") return { textToImage: common };
   if (!sources.image) throw new FieldError("image", "Upload the image to start from");
@@ -95,12 +99,21 @@ export async function readInput(form: HTMLFormElement, sources: ImageSources): P
   return { inpainting: { ...common, image, strength, maskImage: { upload: mask } } };
 }
 
+function pickedLoras(sources: ImageSources): LoraInput[] | undefined {
+  const picked = sources.loras();
+  if ("invalidRow" in picked) {
+    throw new FieldError("loras", `The scale of adapter ${picked.invalidRow + 1} is not a number`);
+  }
+  return picked.loras.length > 0 ? picked.loras : undefined;
+}
+
 /** The element id for an API field path (`textToImage.width` → `width`), or null when the page has no such field. */
 export function elementForField(path: string): string | null {
   const parts = path.split(".");
   const first = parts[0] ?? "";
   const name = (Object.values(TASK_KEYS) as string[]).includes(first) ? parts[1] : first;
-  return name ? (FIELDS[name] ?? null) : null;
+  // `textToImage.loras[1].id`: the picker.
+  return name ? (FIELDS[name.replace(/\[\d+\]$/, "")] ?? null) : null;
 }
 
 /**
@@ -122,7 +135,9 @@ export function showFieldError(path: string, message: string, focus = true): boo
   }
   const id = elementForField(path);
   if (!id) return false;
-  const error = document.getElementById(`${id === "mask" ? "maskImage" : id}-error`);
+  const error = document.getElementById(
+    `${id === "mask" ? "maskImage" : id === "add-lora" ? "loras" : id}-error`,
+  );
   const input = document.getElementById(id);
   if (!error || !input) return false;
   error.textContent = message;

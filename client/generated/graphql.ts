@@ -42,6 +42,8 @@ export type ImageToImageInput = {
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
+  /** LoRA adapters with their scales (default: the pipeline config's, none). Checkpoints whose graphs are built here (diffusers layout, single files) take them; the base weights are shared, never copied. */
+  loras?: Array<LoraInput> | null | undefined;
   /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
   /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
@@ -75,6 +77,8 @@ export type InpaintingInput = {
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
   image: ImageInput;
+  /** LoRA adapters with their scales (default: the pipeline config's, none). Checkpoints whose graphs are built here (diffusers layout, single files) take them; the base weights are shared, never copied. */
+  loras?: Array<LoraInput> | null | undefined;
   /** White = repaint, black = keep. */
   maskImage: ImageInput;
   /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
@@ -119,12 +123,38 @@ export type JobStatus =
   /** Done: result is a Generation. */
   | 'SUCCEEDED';
 
+/** The model family an adapter was made for, as far as its keys and shapes tell. */
+export type LoraFamily =
+  /** Stable Diffusion 1.x (768-wide text encoder). */
+  | 'SD1'
+  /** Stable Diffusion 2.x (1024-wide text encoder). */
+  | 'SD2'
+  /** Stable Diffusion XL (two text encoders, 2048-wide cross-attention). */
+  | 'SDXL';
+
+/** The key convention of an adapter file. */
+export type LoraFormat =
+  /** diffusers / PEFT: `unet.<module>.lora_A.weight` / `lora_B.weight` (and diffusers' older `lora.down` / `lora.up` spellings); alphas from the header's `lora_adapter_metadata`. */
+  | 'DIFFUSERS'
+  /** kohya / A1111: `lora_unet_…` / `lora_te_…` (`lora_te1_` / `lora_te2_` for SDXL) with `lora_down` / `lora_up` and an `alpha` per layer. */
+  | 'KOHYA';
+
+/** One adapter of a generation. Several combine like diffusers' `set_adapters(names, adapter_weights)`: each layer gets Σ scale × alpha / rank × up·down of the adapters that patch it, in the UNet and the text encoders alike. */
+export type LoraInput = {
+  /** An id of the `loras` query. */
+  id: string;
+  /** Any finite number; 0 turns it off. */
+  scale?: number;
+};
+
 /** Overrides of a pipeline's config; fields left out keep the value they had. */
 export type PipelineConfigInput = {
   /** For a single-file checkpoint (`name.safetensors`): the id of a diffusers-layout checkpoint to take the component configs, scheduler and tokenizers from, as diffusers' `from_single_file(…, config=…)`. */
   configFrom?: string | null | undefined;
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
+  /** LoRA adapters with their scales (replaces the list). */
+  loras?: Array<LoraInput> | null | undefined;
   negativePrompt?: string | null | undefined;
   numInferenceSteps?: number | null | undefined;
   requiresSafetyChecker?: boolean | null | undefined;
@@ -181,6 +211,8 @@ export type TextToImageInput = {
   /** Classifier-free guidance applies when > 1. Default: the pipeline config's (diffusers: 7.5). */
   guidanceScale?: number | null | undefined;
   height?: number | null | undefined;
+  /** LoRA adapters with their scales (default: the pipeline config's, none). Checkpoints whose graphs are built here (diffusers layout, single files) take them; the base weights are shared, never copied. */
+  loras?: Array<LoraInput> | null | undefined;
   /** `name`, `org/name` or `org/name@revision`, or a named pipeline (fromPipe) for this task. */
   model: string;
   /** SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5). */
@@ -215,7 +247,7 @@ export type FromPipeMutation = { __typename: 'Mutation', fromPipe:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> } }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -428,19 +460,24 @@ export type LoadPipelineMutation = { __typename: 'Mutation', loadPipeline:
     | { __typename: 'UnsupportedPipelineError', message: string }
    };
 
+export type LorasQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type LorasQuery = { __typename: 'Query', loras: Array<{ __typename: 'Lora', id: string, format: LoraFormat, family: LoraFamily | null, rank: number, components: Array<string>, bytes: number }> };
+
 export type ModelsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
 export type ModelsQuery = { __typename: 'Query', models: Array<{ __typename: 'ModelInfo', id: string, sourceClass: string | null, source: CheckpointSource }> };
 
-export type PipelineConfigFieldsFragment = { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null };
+export type PipelineConfigFieldsFragment = { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> };
 
-export type PipelineVariantFieldsFragment = { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } };
+export type PipelineVariantFieldsFragment = { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> } };
 
 export type PipelineVariantsQueryVariables = Exact<{ [key: string]: never; }>;
 
 
-export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }> };
+export type PipelineVariantsQuery = { __typename: 'Query', pipelineVariants: Array<{ __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> } }> };
 
 export type PipelinesQueryVariables = Exact<{ [key: string]: never; }>;
 
@@ -454,7 +491,7 @@ export type RemovePipelineVariantMutationVariables = Exact<{
 
 export type RemovePipelineVariantMutation = { __typename: 'Mutation', removePipelineVariant:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
-    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null } }
+    | { __typename: 'PipelineVariant', name: string, from: string, model: string, task: Task, pipelineClass: string, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> } }
    };
 
 export type ResolvePipelineQueryVariables = Exact<{
@@ -469,7 +506,7 @@ export type ResolvePipelineQuery = { __typename: 'Query', resolvePipeline:
     | { __typename: 'InvalidInputError', message: string, field: string, value: string, allowed: string }
     | { __typename: 'InvalidModelIndexError', message: string, model: string, detail: string }
     | { __typename: 'ModelNotFoundError', message: string, model: string, searched: Array<string> }
-    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, format: CheckpointFormat, variants: Array<string>, runnable: boolean, reason: string | null, notes: Array<string>, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
+    | { __typename: 'PipelineResolution', model: string, task: Task, sourceClass: string, family: string, pipelineClass: string, source: CheckpointSource, revision: string | null, format: CheckpointFormat, variants: Array<string>, runnable: boolean, reason: string | null, notes: Array<string>, loaded: boolean, inpaintingMode: InpaintingMode | null, config: { __typename: 'PipelineConfig', requiresSafetyChecker: boolean, scheduler: string, numInferenceSteps: number, guidanceScale: number, strength: number | null, negativePrompt: string | null, width: number | null, height: number | null, variant: string | null, configFrom: string | null, loras: Array<{ __typename: 'LoraSetting', id: string, scale: number }> }, components: Array<{ __typename: 'Component', name: string, library: string | null, className: string | null }> }
     | { __typename: 'UnsupportedPipelineError', message: string, checkpointClass: string | null, checkpointFamily: string | null }
    };
 
@@ -651,6 +688,10 @@ export const PipelineConfigFieldsFragmentDoc = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }
     `, {"fragmentName":"PipelineConfigFields"}) as unknown as TypedDocumentString<PipelineConfigFieldsFragment, unknown>;
 export const PipelineVariantFieldsFragmentDoc = new TypedDocumentString(`
@@ -675,6 +716,10 @@ export const PipelineVariantFieldsFragmentDoc = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }`, {"fragmentName":"PipelineVariantFields"}) as unknown as TypedDocumentString<PipelineVariantFieldsFragment, unknown>;
 export const FromPipeDocument = new TypedDocumentString(`
     mutation FromPipe($name: String!, $from: String!, $task: Task!, $config: PipelineConfigInput) {
@@ -716,6 +761,10 @@ export const FromPipeDocument = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1270,6 +1319,18 @@ export const LoadPipelineDocument = new TypedDocumentString(`
   }
 }
     `) as unknown as TypedDocumentString<LoadPipelineMutation, LoadPipelineMutationVariables>;
+export const LorasDocument = new TypedDocumentString(`
+    query Loras {
+  loras {
+    id
+    format
+    family
+    rank
+    components
+    bytes
+  }
+}
+    `) as unknown as TypedDocumentString<LorasQuery, LorasQueryVariables>;
 export const ModelsDocument = new TypedDocumentString(`
     query Models {
   models {
@@ -1296,6 +1357,10 @@ export const PipelineVariantsDocument = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1348,6 +1413,10 @@ export const RemovePipelineVariantDocument = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }
 fragment PipelineVariantFields on PipelineVariant {
   name
@@ -1425,6 +1494,10 @@ export const ResolvePipelineDocument = new TypedDocumentString(`
   height
   variant
   configFrom
+  loras {
+    id
+    scale
+  }
 }`) as unknown as TypedDocumentString<ResolvePipelineQuery, ResolvePipelineQueryVariables>;
 export const SchedulersDocument = new TypedDocumentString(`
     query Schedulers {

@@ -77,7 +77,33 @@ export interface BuildOptions {
   readonly component: string;
   /** The folder external-data locations are relative to (every weight file must be inside it). */
   readonly dataFolder: string;
+  /**
+   * Give `loraDelta` layers a low-rank side branch whose factors are graph inputs (see `loraDelta`); without it
+   * `loraDelta` adds nothing.
+   */
+  readonly lora?: boolean;
 }
+
+/** A layer that can carry a LoRA side branch: its shape as the base weight has it. */
+export type LoraLayer =
+  | { readonly kind: "linear"; readonly inFeatures: number; readonly outFeatures: number }
+  | {
+      readonly kind: "conv";
+      readonly inChannels: number;
+      readonly outChannels: number;
+      readonly kernel: number;
+      readonly stride: number;
+      readonly padding: number;
+    };
+
+/** Whether a graph input is a LoRA factor (`loraDelta`). */
+export const isLoraInput = (name: string) => name.startsWith("lora_down:") || name.startsWith("lora_up:");
+
+/** Graph input names of a module's LoRA factors. */
+export const loraInputNames = (module: string) => ({
+  down: `lora_down:${module}`,
+  up: `lora_up:${module}`,
+});
 
 export class GraphBuilder {
   private readonly nodes: NodeProto[] = [];
@@ -89,6 +115,8 @@ export class GraphBuilder {
   private counter = 0;
   /** Every weight name the graph read (unused weights of a file can then be reported). */
   readonly usedWeights = new Set<string>();
+  /** The layers given a LoRA side branch, by module name. */
+  readonly loraLayers = new Map<string, LoraLayer>();
 
   constructor(
     private readonly weights: WeightSource,
@@ -191,6 +219,44 @@ export class GraphBuilder {
     }
     this.weightValues.set(name, value);
     return value;
+  }
+
+  /**
+   * The LoRA side branch of layer `module` applied to its input `x` (undefined when the graph is built without
+   * them): `x · down · up` for a Linear, `conv_1×1(conv_k×k(x, down), up)` for a convolution, where `down` and
+   * `up` are graph inputs whose rank dimension is free. The caller adds the result to the layer's output.
+   *
+   * Every run feeds them: without adapters, rank-1 factors of zeros (the branch then adds exact zeros; see
+   * `loraDefaultFeeds`). Not initializers a feed overrides: onnxruntime-node passes only the graph's declared
+   * inputs to the session, and drops other feeds silently. Not rank 0: onnxruntime leaves the output of a Conv
+   * with no input channels unwritten once it has optimized and saved the graph, and a batched MatMul with an
+   * empty inner dimension does not write zeros either.
+   *
+   * The factors are fed already combined: several adapters concatenated along the rank, each adapter's `up`
+   * multiplied by its scale × alpha / rank (server/loras/lora-feeds.ts). Linear: down [in, r], up [r, out].
+   * Convolution: down [r, in, k, k], up [out, r, 1, 1].
+   */
+  loraDelta(module: string, x: Value, layer: LoraLayer): Value | undefined {
+    if (!this.options.lora) return undefined;
+    if (this.loraLayers.has(module)) throw new Error(`LoRA branch for '${module}' built twice`);
+    this.loraLayers.set(module, layer);
+    const names = loraInputNames(module);
+    const rank = `${module}.rank`;
+    if (layer.kind === "linear") {
+      const { inFeatures, outFeatures } = layer;
+      this.inputs.push(valueInfo(names.down, "float32", [inFeatures, rank]));
+      this.inputs.push(valueInfo(names.up, "float32", [rank, outFeatures]));
+      return this.op("MatMul", [this.op("MatMul", [x, names.down]), names.up]);
+    }
+    const { inChannels, outChannels, kernel, stride, padding } = layer;
+    this.inputs.push(valueInfo(names.down, "float32", [rank, inChannels, kernel, kernel]));
+    this.inputs.push(valueInfo(names.up, "float32", [outChannels, rank, 1, 1]));
+    const down = this.op("Conv", [x, names.down], {
+      kernel_shape: [kernel, kernel],
+      strides: [stride, stride],
+      pads: [padding, padding, padding, padding],
+    });
+    return this.op("Conv", [down, names.up], { kernel_shape: [1, 1] });
   }
 
   /** An int64 constant (shapes, axes). */

@@ -9,7 +9,7 @@
  */
 import type { GraphBuilder, Value } from "./graph-builder.ts";
 
-/** nn.Linear: x [..., in] → [..., out]. */
+/** nn.Linear: x [..., in] → [..., out] (plus its LoRA side branch when the graph is built with them). */
 export function linear(
   g: GraphBuilder,
   x: Value,
@@ -21,10 +21,16 @@ export function linear(
   const w = g.weight(`${prefix}.weight`, [outFeatures, inFeatures]);
   // Wᵀ is a constant expression: folded once when onnxruntime optimizes the graph.
   const y = g.op("MatMul", [x, g.op("Transpose", [w], { perm: [1, 0] })]);
-  return bias ? g.op("Add", [y, g.weight(`${prefix}.bias`, [outFeatures])]) : y;
+  const out = bias ? g.op("Add", [y, g.weight(`${prefix}.bias`, [outFeatures])]) : y;
+  return withLora(g, out, g.loraDelta(prefix, x, { kind: "linear", inFeatures, outFeatures }));
 }
 
-/** nn.Conv2d with a square kernel, bias included. */
+/** `y` plus a layer's LoRA side branch, when the graph has one. */
+export function withLora(g: GraphBuilder, y: Value, delta: Value | undefined): Value {
+  return delta === undefined ? y : g.op("Add", [y, delta]);
+}
+
+/** nn.Conv2d with a square kernel, bias included (plus its LoRA side branch when the graph is built with them). */
 export function conv2d(
   g: GraphBuilder,
   x: Value,
@@ -37,11 +43,13 @@ export function conv2d(
   const { stride = 1, padding = 0, bias = true } = options;
   const inputs = [x, g.weight(`${prefix}.weight`, [outChannels, inChannels, kernel, kernel])];
   if (bias) inputs.push(g.weight(`${prefix}.bias`, [outChannels]));
-  return g.op("Conv", inputs, {
+  const y = g.op("Conv", inputs, {
     kernel_shape: [kernel, kernel],
     strides: [stride, stride],
     pads: [padding, padding, padding, padding],
   });
+  const layer = { kind: "conv", inChannels, outChannels, kernel, stride, padding } as const;
+  return withLora(g, y, g.loraDelta(prefix, x, layer));
 }
 
 /** nn.GroupNorm on [B, C, H, W] (or [B, C, N]) with affine weight and bias. */

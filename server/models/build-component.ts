@@ -16,7 +16,12 @@ import path from "node:path";
 import type { SingleFileType } from "../checkpoints/single-file/model-type.ts";
 import { openSingleFileWeights } from "../checkpoints/single-file/single-file-weights.ts";
 import { UnsupportedComponentError } from "../errors.ts";
-import { GraphBuilder, type WeightRef, type WeightSource } from "../graph-builder/graph-builder.ts";
+import {
+  GraphBuilder,
+  type LoraLayer,
+  type WeightRef,
+  type WeightSource,
+} from "../graph-builder/graph-builder.ts";
 import { encodeModel } from "../runtime/graph/onnx-model.ts";
 import { SafetensorsFile } from "../safetensors/safetensors-file.ts";
 
@@ -31,6 +36,8 @@ export interface ComponentFiles {
   readonly weightFiles: readonly string[];
   /** The one weight file is a single file of this type: its original names are read through the key map. */
   readonly singleFile?: { readonly type: SingleFileType };
+  /** Build LoRA side branches on the layers that take them (GraphBuilder `lora`). */
+  readonly lora?: boolean;
 }
 
 export interface BuiltComponent {
@@ -42,6 +49,8 @@ export interface BuiltComponent {
   readonly nodes: number;
   /** Fused attention nodes (com.microsoft.MultiHeadAttention) in the graph. */
   readonly attentionNodes: number;
+  /** Layers with a LoRA side branch. */
+  readonly loraLayers: number;
 }
 
 /** Opens every weight file (headers validated) as one `WeightSource`. */
@@ -105,7 +114,11 @@ export async function buildComponentGraph(
   const weights = files.singleFile
     ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
     : await openWeights(files.component, files.weightFiles);
-  const g = new GraphBuilder(weights.source, { component: files.component, dataFolder: weights.folder });
+  const g = new GraphBuilder(weights.source, {
+    component: files.component,
+    dataFolder: weights.folder,
+    lora: files.lora ?? false,
+  });
   builder(g, config);
   return {
     bytes: encodeModel(g.toModel()),
@@ -113,5 +126,27 @@ export async function buildComponentGraph(
     unusedWeights: weights.names.filter((n) => !g.usedWeights.has(n)),
     nodes: g.nodeCount,
     attentionNodes: g.countOps("MultiHeadAttention"),
+    loraLayers: g.loraLayers.size,
   };
+}
+
+/**
+ * The layers `files`' graph gives a LoRA side branch (GraphBuilder `lora`), by module name, with their shapes:
+ * the builder run over the weight files' headers, nothing encoded and no weight read.
+ */
+export async function componentLoraLayers(
+  files: ComponentFiles,
+  builder: ComponentBuilder,
+): Promise<ReadonlyMap<string, LoraLayer>> {
+  const config = await readConfig(files.component, files.configFile);
+  const weights = files.singleFile
+    ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
+    : await openWeights(files.component, files.weightFiles);
+  const g = new GraphBuilder(weights.source, {
+    component: files.component,
+    dataFolder: weights.folder,
+    lora: true,
+  });
+  builder(g, config);
+  return g.loraLayers;
 }

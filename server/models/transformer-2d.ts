@@ -14,6 +14,7 @@ import {
   linear,
   multiHeadAttention,
   toTokens,
+  withLora,
 } from "../graph-builder/nn.ts";
 
 export interface AttentionOptions {
@@ -55,7 +56,20 @@ export function feedForward(g: GraphBuilder, x: Value, prefix: string, dim: numb
     const bias = g.op("Slice", [b, g.int64s([begin]), g.int64s([end]), g.int64s([0])]);
     return g.op("Add", [g.op("MatMul", [x, g.op("Transpose", [rows], { perm: [1, 0] })]), bias]);
   };
-  const hidden = g.op("Mul", [half(0, inner), gelu(g, half(inner, 2 * inner))]);
+  // A LoRA on net.0.proj covers the whole matrix: its output is split into the same two halves.
+  const delta = g.loraDelta(`${prefix}.net.0.proj`, x, {
+    kind: "linear",
+    inFeatures: dim,
+    outFeatures: 2 * inner,
+  });
+  const part = (y: Value, begin: number, end: number) =>
+    delta === undefined
+      ? y
+      : g.op("Add", [y, g.op("Slice", [delta, g.int64s([begin]), g.int64s([end]), g.int64s([-1])])]);
+  const hidden = g.op("Mul", [
+    part(half(0, inner), 0, inner),
+    gelu(g, part(half(inner, 2 * inner), inner, 2 * inner)),
+  ]);
   return linear(g, hidden, `${prefix}.net.2`, inner, dim);
 }
 
@@ -145,5 +159,7 @@ function projection(
   const w = g.weight(`${prefix}.weight`, [outFeatures, inFeatures, 1, 1]);
   const matrix = g.op("Reshape", [w, g.int64s([outFeatures, inFeatures])]);
   const y = g.op("MatMul", [tokens, g.op("Transpose", [matrix], { perm: [1, 0] })]);
-  return g.op("Add", [y, g.weight(`${prefix}.bias`, [outFeatures])]);
+  const out = g.op("Add", [y, g.weight(`${prefix}.bias`, [outFeatures])]);
+  // The 1×1 convolution's LoRA is fed as a Linear's (server/loras/lora-feeds.ts reshapes its factors).
+  return withLora(g, out, g.loraDelta(prefix, tokens, { kind: "linear", inFeatures, outFeatures }));
 }

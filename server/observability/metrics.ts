@@ -24,6 +24,7 @@ export const KNOWN_OPERATIONS: ReadonlySet<string> = new Set([
   "JobUpdates",
   "Jobs",
   "LoadPipeline",
+  "Loras",
   "Models",
   "PipelineVariants",
   "Pipelines",

@@ -17,9 +17,24 @@ import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
 import { checkpointFile } from "../checkpoints/paths.ts";
 import { parsePythonJson } from "../checkpoints/python-json.ts";
+import { ldmUnetKeyMap } from "../checkpoints/single-file/key-map-ldm.ts";
 import type { Config } from "../config.ts";
 import { AutopipeError, ModelLoadError } from "../errors.ts";
-import { type Graph, openBuiltGraph, openGraph, peekBuiltGraph, peekGraph } from "../runtime/graph.ts";
+import { zeroLoraFeeds } from "../loras/lora-feeds.ts";
+import type { CheckpointTargets, ComponentTargets } from "../loras/lora-match.ts";
+import { kohyaNames, type LoraComponent } from "../loras/lora-names.ts";
+import { componentLoraLayers, readConfig } from "../models/build-component.ts";
+import { modelModule } from "../models/registry.ts";
+import {
+  type BoundFeeds,
+  bindFeeds,
+  type Graph,
+  openBuiltGraph,
+  openGraph,
+  peekBuiltGraph,
+  peekGraph,
+  withBoundFeeds,
+} from "../runtime/graph.ts";
 import type { BuiltGraphSpec } from "../runtime/load-built-graph.ts";
 import { asFloat } from "../runtime/tensor.ts";
 import { SafetensorsFile } from "../safetensors/safetensors-file.ts";
@@ -100,6 +115,7 @@ export class SdComponents {
   private readonly fusedAttention = new Map<GraphName, number>();
   private readonly sources = new Map<GraphName, Promise<GraphSource>>();
   private factsPromise: Promise<ComponentFacts> | undefined;
+  private loraTargetsPromise: Promise<CheckpointTargets> | undefined;
 
   private constructor(
     readonly checkpoint: LocatedCheckpoint,
@@ -155,6 +171,58 @@ export class SdComponents {
       });
     }
     return promise;
+  }
+
+  /**
+   * Graph `name` as a run uses it: with the run's LoRA factors (bound on the inference thread) added to every
+   * call when the run has adapters for it.
+   */
+  async graphFor(name: GraphName, run: { readonly loras?: ReadonlyMap<string, BoundFeeds> }): Promise<Graph> {
+    const graph = await this.graph(name);
+    const bound = run.loras?.get(name);
+    return bound ? withBoundFeeds(graph, bound) : graph;
+  }
+
+  /**
+   * The layers adapters can patch, per text encoder and UNet of the checkpoint (see loras/lora-match.ts): the
+   * builder run over the weight files' headers, once. Components whose graph is an ONNX export map to null.
+   */
+  loraTargets(): Promise<CheckpointTargets> {
+    this.loraTargetsPromise ??= this.readLoraTargets();
+    this.loraTargetsPromise.catch(() => (this.loraTargetsPromise = undefined));
+    return this.loraTargetsPromise;
+  }
+
+  private async readLoraTargets(): Promise<CheckpointTargets> {
+    const out = new Map<LoraComponent, ComponentTargets | null>();
+    const graphs: LoraComponent[] = [...this.textEncoders.map((slot) => slot.graph), "unet"];
+    for (const name of graphs) {
+      const source = await this.source(name);
+      if (source.kind !== "built") {
+        out.set(name, null);
+        continue;
+      }
+      const files = {
+        component: source.folder,
+        configFile: source.configFile,
+        weightFiles: source.weightFiles,
+        ...(source.singleFile ? { singleFile: source.singleFile } : {}),
+      };
+      const layers = await componentLoraLayers(files, modelModule(name).build);
+      // The UNet's original (LDM / SGM) names too, where the key map can be drawn for its config.
+      const original =
+        name === "unet"
+          ? await readConfig(name, source.configFile)
+              .then((config) => ldmUnetKeyMap(config))
+              .catch(() => undefined)
+          : undefined;
+      const byKohya = new Map<string, string>();
+      for (const module of layers.keys()) {
+        for (const kohya of kohyaNames(module, original)) byKohya.set(kohya, module);
+      }
+      out.set(name, { layers, byKohya });
+    }
+    return out;
   }
 
   /** Names of the graphs loaded (or loading) so far. */
@@ -283,7 +351,10 @@ export class SdComponents {
       this.residentGrowth.set(name, Math.max(0, process.memoryUsage.rss() - residentBefore));
       this.fusedAttention.set(name, report.fusedAttention);
       this.graphBytes.set(name, bytes);
-      return model;
+      // A graph with LoRA side branches runs with rank-1 zero factors unless a request binds its adapters.
+      const zeros = zeroLoraFeeds(model.inputs);
+      if (Object.keys(zeros).length === 0) return model;
+      return withBoundFeeds(model, await bindFeeds(zeros), true);
     } catch (error) {
       const message = scrubPaths(String((error as Error).message ?? error), this.checkpoint);
       throw new ModelLoadError(this.id, name, message.split("\n")[0] ?? "load failed");

@@ -42,7 +42,7 @@ export async function encodePrompt(
 
 /** One text-encoder call: the `last_hidden_state` [1, seq, dim] of one prompt. */
 export async function encodeText(c: SdComponents, text: string, run: RunContext): Promise<FloatTensor> {
-  const encoder = await c.graph("text_encoder");
+  const encoder = await c.graphFor("text_encoder", run);
   const outputs = await encoder.run(tokenFeeds(encoder, c.tokenizer, text), run.timer);
   const hidden = asFloat(
     outputs.last_hidden_state ?? Object.values(outputs)[0],
@@ -115,7 +115,7 @@ export async function encodeTextXl(
   const hidden: FloatTensor[] = [];
   let pooled: FloatTensor | undefined;
   for (const slot of c.textEncoders) {
-    const encoder = await c.graph(slot.graph);
+    const encoder = await c.graphFor(slot.graph, run);
     const penultimate = penultimateOutput(encoder, c.id, slot.graph);
     const wanted = encoder.outputs.some((o) => o.name === "text_embeds")
       ? [penultimate, "text_embeds"]

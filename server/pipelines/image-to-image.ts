@@ -39,7 +39,7 @@ export async function imageToImage(
   const latents = noisedLatents(imageLatents, scheduler, timesteps[0]!, run);
   const final = await denoise(
     {
-      unet: await c.graph("unet"),
+      unet: await c.graphFor("unet", run),
       scheduler,
       timesteps,
       latents,

@@ -72,7 +72,7 @@ export async function inpainting(
 
   const final = await denoise(
     {
-      unet: await c.graph("unet"),
+      unet: await c.graphFor("unet", run),
       scheduler,
       timesteps,
       latents,

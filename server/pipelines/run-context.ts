@@ -4,6 +4,7 @@
  * callback told about every finished denoising step (progress and live previews of submitted jobs).
  */
 import { CancelledError } from "../errors.ts";
+import type { BoundFeeds } from "../runtime/graph.ts";
 import type { RunTimer } from "../runtime/onnx.ts";
 import type { TorchGenerator } from "../runtime/rng.ts";
 import type { FloatTensor } from "../runtime/tensor.ts";
@@ -32,6 +33,11 @@ export interface RunContext {
   readonly unetChunk?: number;
   /** Called synchronously after each scheduler step; must be cheap (defer heavy work). */
   readonly onStep?: (event: StepEvent) => void;
+  /**
+   * The request's LoRA adapters: the combined factors of each graph they patch ("unet", "text_encoder", …),
+   * bound on the inference thread (server/loras/lora-feeds.ts); absent: no adapter.
+   */
+  readonly loras?: ReadonlyMap<string, BoundFeeds>;
   /** How to stay inside the memory budget (server/service/cost.ts); absent: diffusers' default, all at once. */
   readonly memory?: {
     readonly splitGuidance: boolean;

@@ -23,7 +23,7 @@ export async function textToImage(
   const latents = noiseLatents(shape, scheduler, run);
   const final = await denoise(
     {
-      unet: await c.graph("unet"),
+      unet: await c.graphFor("unet", run),
       scheduler,
       timesteps: scheduler.timesteps,
       latents,

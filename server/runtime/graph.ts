@@ -23,13 +23,70 @@ export interface Graph {
   readonly outputs: readonly ValueSpec[];
   /** The provider in use after any fallback. */
   readonly provider: ExecutionProvider;
+  /** Feeds every run gets unless it is given others (`withBoundFeeds`). */
+  readonly bound?: BoundFeeds;
   input(name: string): ValueSpec | undefined;
   run(
     feeds: Readonly<Record<string, HostTensor>>,
     timer?: RunTimer,
     outputNames?: readonly string[],
+    bound?: BoundFeeds,
   ): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
+}
+
+/** Feeds kept on the inference thread for many runs (`bindFeeds`): added to every run given them. */
+export interface BoundFeeds {
+  readonly handle: number;
+  /** Bytes of the tensors held. */
+  readonly bytes: number;
+  release(): Promise<void>;
+}
+
+/**
+ * Sends `feeds` to the inference thread once (their buffers are transferred, not copied: the caller must not use
+ * them again) and keeps them there until `release`; with `base`, the bound set is `base`'s feeds with these added
+ * (and overriding), `base` itself not copied.
+ */
+export async function bindFeeds(
+  feeds: Readonly<Record<string, HostTensor>>,
+  base?: BoundFeeds,
+): Promise<BoundFeeds> {
+  const thread = InferenceThread.get();
+  const transfer = [...new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer))];
+  // Counted before the transfer detaches the buffers.
+  const bytes = Object.values(feeds).reduce((n, t) => n + t.data.byteLength, 0);
+  const request = base ? { op: "bind" as const, feeds, base: base.handle } : { op: "bind" as const, feeds };
+  const handle = (await thread.call(request, transfer)) as number;
+  let released = false;
+  return {
+    handle,
+    bytes,
+    async release() {
+      if (released) return;
+      released = true;
+      await thread.call({ op: "unbind", bound: handle });
+    },
+  };
+}
+
+/**
+ * `graph` with `bound` added to every run that is not given other bound feeds; `release` releases `bound` too when
+ * `owned`.
+ */
+export function withBoundFeeds(graph: Graph, bound: BoundFeeds, owned = false): Graph {
+  return {
+    inputs: graph.inputs,
+    outputs: graph.outputs,
+    provider: graph.provider,
+    bound,
+    input: (name) => graph.input(name),
+    run: (feeds, timer, outputNames, other) => graph.run(feeds, timer, outputNames, other ?? bound),
+    release: async () => {
+      if (owned) await bound.release();
+      await graph.release();
+    },
+  };
 }
 
 /**
@@ -84,13 +141,14 @@ async function open(
     outputs: loaded.outputs,
     provider: loaded.provider,
     input: (name) => loaded.inputs.find((spec) => spec.name === name),
-    async run(feeds, timer, outputNames) {
+    async run(feeds, timer, outputNames, bound) {
       const started = performance.now();
       const { outputs, runMs } = (await thread.call({
         op: "run",
         model: loaded.model,
         feeds,
         outputNames,
+        ...(bound ? { bound: bound.handle } : {}),
       })) as {
         outputs: Record<string, HostTensor>;
         runMs: number;
@@ -167,12 +225,12 @@ class InferenceThread {
     });
   }
 
-  call(request: Call): Promise<unknown> {
+  call(request: Call, transfer: readonly ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.ref();
-      this.worker.postMessage({ ...request, id });
+      this.worker.postMessage({ ...request, id }, [...transfer]);
     });
   }
 

@@ -3,7 +3,7 @@
  * graphs and runs them synchronously on the calling thread, so on the main thread each UNet step (seconds at real
  * size) would stall every HTTP request, SSE event and bare query; here they stall nobody. Messages: `load` a graph
  * (through ./load-graph.ts; answers its input/output specs), `run` it on host tensors (answers outputs and the time inside session.run),
- * `release` it, `peek` at what loading one would report (./load-graph.ts `peekGraphLoad`); `loadBuilt` / `peekBuilt` do the same for a graph built from a diffusers component folder (./load-built-graph.ts). Errors travel back as { name, message }.
+ * `release` it, `bind` feeds that many runs share (a request's LoRA factors: sent once, kept until `unbind`), `peek` at what loading one would report (./load-graph.ts `peekGraphLoad`); `loadBuilt` / `peekBuilt` do the same for a graph built from a diffusers component folder (./load-built-graph.ts). Errors travel back as { name, message }.
  */
 import { parentPort } from "node:worker_threads";
 import { type BuiltGraphSpec, loadBuiltGraph, peekBuiltGraph } from "./load-built-graph.ts";
@@ -31,7 +31,17 @@ export type Request =
       readonly model: number;
       readonly feeds: Readonly<Record<string, HostTensor>>;
       readonly outputNames?: readonly string[];
+      /** Feeds bound earlier (`bind`), added to `feeds`. */
+      readonly bound?: number;
     }
+  | {
+      readonly id: number;
+      readonly op: "bind";
+      readonly feeds: Readonly<Record<string, HostTensor>>;
+      /** Feeds bound earlier that these add to (and override). */
+      readonly base?: number;
+    }
+  | { readonly id: number; readonly op: "unbind"; readonly bound: number }
   | { readonly id: number; readonly op: "release"; readonly model: number }
   | { readonly id: number; readonly op: "peek"; readonly file: string; readonly options: GraphLoadOptions };
 
@@ -41,6 +51,9 @@ export type Reply =
 
 const models = new Map<number, OnnxModel>();
 let nextModel = 1;
+/** Feeds kept here between runs (a request's LoRA factors), so that each run does not copy them again. */
+const boundFeeds = new Map<number, Readonly<Record<string, HostTensor>>>();
+let nextBound = 1;
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
   if (request.op === "load" || request.op === "loadBuilt") {
@@ -69,6 +82,17 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
   if (request.op === "peekBuilt") {
     return { value: (await peekBuiltGraph(request.spec, request.options)) ?? null, transfer: [] };
   }
+  if (request.op === "bind") {
+    const handle = nextBound++;
+    const base = request.base === undefined ? {} : boundFeeds.get(request.base);
+    if (!base) throw new Error(`feeds ${request.base} are not bound`);
+    boundFeeds.set(handle, { ...base, ...request.feeds });
+    return { value: handle, transfer: [] };
+  }
+  if (request.op === "unbind") {
+    boundFeeds.delete(request.bound);
+    return { value: null, transfer: [] };
+  }
   const model = models.get(request.model);
   if (!model) throw new Error(`graph ${request.model} is not loaded`);
   if (request.op === "release") {
@@ -77,7 +101,13 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
     return { value: null, transfer: [] };
   }
   const timer = new RunTimer();
-  const outputs = await model.run(request.feeds, timer, request.outputNames);
+  let feeds = request.feeds;
+  if (request.bound !== undefined) {
+    const bound = boundFeeds.get(request.bound);
+    if (!bound) throw new Error(`feeds ${request.bound} are not bound`);
+    feeds = { ...bound, ...feeds };
+  }
+  const outputs = await model.run(feeds, timer, request.outputNames);
   // Outputs are not needed here any more: hand their buffers over instead of copying them.
   const transfer = Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer);
   return { value: { outputs, runMs: timer.runMs }, transfer: [...new Set(transfer)] };

@@ -29,7 +29,14 @@ import type { GraphLoadOptions, GraphLoadReport } from "./load-graph.ts";
 import { effectiveProvider, OnnxModel, runtimeVersion } from "./onnx.ts";
 
 /** Bumped whenever the model modules change what they build: older cache entries are then never read. */
-export const BUILDER_VERSION = 1;
+export const BUILDER_VERSION = 3;
+
+/**
+ * The graphs built with LoRA side branches on their Linear and Conv layers (GraphBuilder `lora`): the ones
+ * diffusers' `load_lora_weights` patches. Their factors are graph inputs that default to rank 0, so one graph (one
+ * copy of the base weights) serves requests with and without adapters.
+ */
+export const LORA_GRAPHS: ReadonlySet<string> = new Set(["unet", "text_encoder", "text_encoder_2"]);
 
 /** What to build: a graph of a component folder, from these files. */
 export interface BuiltGraphSpec {
@@ -113,6 +120,7 @@ async function build(spec: BuiltGraphSpec) {
       configFile: spec.configFile,
       weightFiles: spec.weightFiles,
       ...(spec.singleFile ? { singleFile: spec.singleFile } : {}),
+      lora: LORA_GRAPHS.has(spec.graph),
     },
     modelModule(spec.graph).build,
   );

@@ -45,6 +45,7 @@ import {
   UnsupportedPipelineErrorType,
 } from "./errors.ts";
 import { expected } from "./expected.ts";
+import { LoraInput } from "./loras.ts";
 import { TaskEnum } from "./pipeline.ts";
 import { FileScalar, SeedScalar } from "./scalars.ts";
 
@@ -135,6 +136,11 @@ const commonFields = (t: Parameters<Parameters<typeof builder.inputType>[1]["fie
   }),
   negativeAestheticScore: t.float({
     description: "SDXL refiners (`requires_aesthetics_score`), image tasks only (default 2.5).",
+  }),
+  loras: t.field({
+    type: [LoraInput],
+    description:
+      "LoRA adapters with their scales (default: the pipeline config's, none). Checkpoints whose graphs are built here (diffusers layout, single files) take them; the base weights are shared, never copied.",
   }),
 });
 

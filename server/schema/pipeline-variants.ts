@@ -27,6 +27,7 @@ import {
 } from "./errors.ts";
 import { expected } from "./expected.ts";
 import { SchedulerNameEnum } from "./generate.ts";
+import { LoraInput, LoraSettingType } from "./loras.ts";
 import { PipelineResolutionType, TaskEnum } from "./pipeline.ts";
 
 export const PipelineConfigType = builder.objectRef<PipelineConfig>("PipelineConfig").implement({
@@ -53,6 +54,11 @@ export const PipelineConfigType = builder.objectRef<PipelineConfig>("PipelineCon
       description:
         "The weights variant loaded from a diffusers-layout checkpoint (`fp16` → `*.fp16.safetensors`); null: the plain files.",
     }),
+    loras: t.field({
+      type: [LoraSettingType],
+      description: "LoRA adapters a request applies unless it names its own (`loras` of the input).",
+      resolve: (c) => [...c.loras],
+    }),
     configFrom: t.exposeString("configFrom", {
       nullable: true,
       description:
@@ -75,6 +81,10 @@ export const PipelineConfigInput = builder.inputType("PipelineConfigInput", {
     variant: t.string({
       description:
         "Load the checkpoint's `*.<variant>.safetensors` files (diffusers' `variant=`, e.g. `fp16`); every component must have them.",
+    }),
+    loras: t.field({
+      type: [LoraInput],
+      description: "LoRA adapters with their scales (replaces the list).",
     }),
     configFrom: t.string({
       description:

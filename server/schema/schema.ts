@@ -10,6 +10,7 @@ import "./generate.ts";
 import "./loaded-pipelines.ts";
 import "./jobs.ts";
 import "./pipeline-variants.ts";
+import "./loras.ts";
 
 export const schema = builder.toSchema();
 

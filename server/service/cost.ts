@@ -305,6 +305,8 @@ export async function planMemory(
   images: { defaultSize(facts: { sizeMultiple: number }): { width: number; height: number } } | undefined,
   prefix: string,
   fused: AttentionKernels,
+  /** Bytes the request's LoRA adapters add while it runs (their factors, combined; see loras/lora-request.ts). */
+  adapterBytes = 0,
 ): Promise<MemoryPlan> {
   const spec = await readCostSpec(checkpoint, fused);
   const fallback = images?.defaultSize(spec);
@@ -322,6 +324,6 @@ export async function planMemory(
     return { splitGuidance: false, vaeTiling: false, bytes: 0, fused };
   }
   const budget = generationBudget(services.config, services.pipelines.totalBytes());
-  const unloaded = services.pipelines.has(checkpoint) ? 0 : spec.weightBytes;
+  const unloaded = (services.pipelines.has(checkpoint) ? 0 : spec.weightBytes) + adapterBytes;
   return admitByCost(spec, req, budget, unloaded, prefix);
 }

@@ -9,6 +9,7 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import type { Services } from "../context.ts";
 import { InvalidInputError, ModelLoadError, UnsupportedPipelineError } from "../errors.ts";
 import { encodePngs } from "../image/encode.ts";
+import { bindLoras, type LoraInputValue, type PlannedLora, planLoras } from "../loras/lora-request.ts";
 import type { SdComponents } from "../pipelines/components.ts";
 import { type ImageInputValue, type InputImages, readInputImages } from "../pipelines/input-images.ts";
 import {
@@ -36,6 +37,8 @@ export interface TaskRequest extends GenerationRequest, XlConditioningRequest {
   readonly image?: ImageInputValue | null;
   readonly maskImage?: ImageInputValue | null;
   readonly strength?: number | null;
+  /** LoRA adapters and their scales (default: the pipeline config's, none). */
+  readonly loras?: LoraInputValue[] | null;
 }
 
 export interface GeneratedPng {
@@ -107,6 +110,13 @@ export interface GenerationPlan {
   readonly memory: MemoryPlan;
   /** The effective config's: whether to run the safety checker (AUTOPIPE_SAFETY_CHECKER may overrule it). */
   readonly requiresSafetyChecker: boolean;
+  /** The request's LoRA adapters, matched to the checkpoint (empty: none), and what they add to notes. */
+  readonly loras: {
+    readonly adapters: readonly PlannedLora[];
+    readonly notes: readonly string[];
+    /** Bytes of their factors (as float32). */
+    readonly bytes: number;
+  };
   /** Denoising steps this request runs: every timestep, or the tail that strength leaves (diffusers' get_timesteps). */
   readonly totalSteps: number;
   /** How long the run should hold its slot (refused past AUTOPIPE_MAX_REQUEST_SECONDS; see time-cost.ts). */
@@ -169,10 +179,15 @@ export async function planGeneration(
     const facts = await lease.components.facts();
     const size = validateSize(input, facts, services.config, prefix, images?.defaultSize(facts));
     const timesteps = checkSchedule(lease.components, input.scheduler ?? undefined, common, prefix);
+    // Adapters are checked against the checkpoint's layers from the files' headers: no graph loads for it.
+    const loras = await planLoras(services.config, lease.components, input.loras, prefix);
     const totalSteps = task === "TEXT_TO_IMAGE" ? timesteps : stepsForStrength(timesteps, common, strength);
     // Peak memory is estimated before a slot is taken: what cannot fit is refused (ResourceLimitError).
     const fused = await attentionKernels(lease.components, task);
-    const memory = await planMemory(services, checkpoint, { ...common, ...size }, images, prefix, fused);
+    // Adapter factors count twice: loaded once per file, and combined for the run.
+    const adapterBytes = 2 * loras.bytes;
+    const request = { ...common, ...size };
+    const memory = await planMemory(services, checkpoint, request, images, prefix, fused, adapterBytes);
     // So is its time: what would hold the slot longer than this server allows is refused too.
     const run = {
       steps: totalSteps,
@@ -194,6 +209,7 @@ export async function planGeneration(
       target: { model: target.model, overrides: target.overrides },
       requiresSafetyChecker: pipelineConfig.requiresSafetyChecker,
       memory,
+      loras,
       totalSteps,
       time,
       started,
@@ -237,7 +253,8 @@ async function confirmMemoryPlan(
   if (same) return plan.memory;
   const request = { ...plan.common, ...plan.size };
   const prefix = TASK_FIELD[plan.task];
-  return planMemory(services, plan.resolution.checkpoint, request, plan.images, prefix, actual);
+  const adapterBytes = 2 * plan.loras.bytes;
+  return planMemory(services, plan.resolution.checkpoint, request, plan.images, prefix, actual, adapterBytes);
 }
 
 /** Runs one task for a request, or throws one of the expected errors: plan, wait for a slot, run. */
@@ -277,57 +294,65 @@ export async function runPlan(
     if (safety === "run") graphs.push("safety_checker");
     const loadMs = await timed(() => Promise.all(graphs.map((g) => components.graph(g))));
     const memory = await confirmMemoryPlan(services, plan, components);
-    const timer = new RunTimer();
-    // Step times, for the time estimate's calibration (the first step also pays for warming the session up).
-    const stepEnds: number[] = [];
-    const run: RunContext = {
-      generator: new TorchGenerator(common.seed),
-      timer,
-      signal: hooks.signal,
-      onStep: (progress) => {
-        stepEnds.push(performance.now());
-        hooks.onStep?.(progress);
-      },
-      memory,
-      // A long step runs in parts, so that a cancelled request stops within it.
-      unetChunk: unetChunk(plan.time, common.numImagesPerPrompt * (common.guidanceScale > 1 ? 2 : 1)),
-    };
-    const inferenceStarted = performance.now();
-    const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };
-    const prepared = plan.images?.prepare(size, facts);
-    const output = await runTask(components, task, params, plan.strength, prepared, run);
-    const checked = safety === "run" ? await runSafetyChecker(components, output.images, run) : null;
-    const inferenceMs = performance.now() - inferenceStarted;
-    observeSteps(services.pipelines, plan, stepEnds);
+    // The adapters' factors, combined and bound on the inference thread for this request (no graph reloads).
+    const loras = await bindLoras(services.config, components, plan.loras.adapters);
+    try {
+      const timer = new RunTimer();
+      // Step times, for the time estimate's calibration (the first step also pays for warming the session up).
+      const stepEnds: number[] = [];
+      const run: RunContext = {
+        generator: new TorchGenerator(common.seed),
+        timer,
+        signal: hooks.signal,
+        onStep: (progress) => {
+          stepEnds.push(performance.now());
+          hooks.onStep?.(progress);
+        },
+        memory,
+        ...(loras.feeds.size > 0 ? { loras: loras.feeds } : {}),
+        // A long step runs in parts, so that a cancelled request stops within it.
+        unetChunk: unetChunk(plan.time, common.numImagesPerPrompt * (common.guidanceScale > 1 ? 2 : 1)),
+      };
+      const inferenceStarted = performance.now();
+      const params = { ...common, ...size, scheduler: input.scheduler ?? undefined, xl: plan.xl };
+      const prepared = plan.images?.prepare(size, facts);
+      const output = await runTask(components, task, params, plan.strength, prepared, run);
+      const checked = safety === "run" ? await runSafetyChecker(components, output.images, run) : null;
+      const inferenceMs = performance.now() - inferenceStarted;
+      observeSteps(services.pipelines, plan, stepEnds);
 
-    const encodeStarted = performance.now();
-    const pngs = await encodePngs(checked?.images ?? output.images);
-    const encodeMs = performance.now() - encodeStarted;
-    return {
-      model: input.model,
-      task,
-      pipelineClass: resolution.pipelineClass,
-      scheduler: schedulerClass(components, input.scheduler),
-      seed: common.seed,
-      seedReproducible: output.seedReproducible,
-      images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
-      nsfwContentDetected: checked?.nsfwContentDetected ?? null,
-      notes: [
-        ...(plan.images?.notes ?? []),
-        ...xlConditioningNotes(task, facts.xl, plan.xl),
-        ...notesOf(output),
-        ...safetyNotes(safety, components.id, checked?.nsfwContentDetected),
-      ],
-      timings: {
-        totalMs: performance.now() - plan.started,
-        loadMs,
-        imageDecodeMs: plan.imageDecodeMs,
-        inferenceMs,
-        sessionRunMs: timer.runMs,
-        sessionRuns: timer.runs,
-        encodeMs,
-      },
-    };
+      const encodeStarted = performance.now();
+      const pngs = await encodePngs(checked?.images ?? output.images);
+      const encodeMs = performance.now() - encodeStarted;
+      return {
+        model: input.model,
+        task,
+        pipelineClass: resolution.pipelineClass,
+        scheduler: schedulerClass(components, input.scheduler),
+        seed: common.seed,
+        seedReproducible: output.seedReproducible,
+        images: pngs.map((png) => ({ width: size.width, height: size.height, mimeType: "image/png", png })),
+        nsfwContentDetected: checked?.nsfwContentDetected ?? null,
+        notes: [
+          ...(plan.images?.notes ?? []),
+          ...plan.loras.notes,
+          ...xlConditioningNotes(task, facts.xl, plan.xl),
+          ...notesOf(output),
+          ...safetyNotes(safety, components.id, checked?.nsfwContentDetected),
+        ],
+        timings: {
+          totalMs: performance.now() - plan.started,
+          loadMs,
+          imageDecodeMs: plan.imageDecodeMs,
+          inferenceMs,
+          sessionRunMs: timer.runMs,
+          sessionRuns: timer.runs,
+          encodeMs,
+        },
+      };
+    } finally {
+      await loras.release();
+    }
   } finally {
     lease.release();
   }
@@ -376,6 +401,7 @@ function withConfig(
     width: request.width ?? config.width,
     height: request.height ?? config.height,
     scheduler: request.scheduler ?? scheduler ?? null,
+    loras: request.loras ?? [...config.loras],
   };
 }
 

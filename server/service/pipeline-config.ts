@@ -2,6 +2,7 @@ import type { Task } from "../auto-pipeline/resolve.ts";
 import { readConfigFile } from "../checkpoints/config-file.ts";
 import type { LocatedCheckpoint } from "../checkpoints/locate.ts";
 import type { ModelIndex } from "../checkpoints/model-index.ts";
+import type { LoraInputValue } from "../loras/lora-request.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 
 /** The effective config of a resolved pipeline (GraphQL `PipelineConfig`). */
@@ -21,6 +22,8 @@ export interface PipelineConfig {
   readonly variant: string | null;
   /** A single file's config checkpoint (diffusers' `from_single_file(config=…)`, or the reference repo used). */
   readonly configFrom: string | null;
+  /** LoRA adapters applied unless a request names its own (empty: none). */
+  readonly loras: readonly LoraInputValue[];
 }
 
 /** What a named pipeline may set (GraphQL `PipelineConfigInput`): every field optional, `scheduler` by API name. */
@@ -35,6 +38,8 @@ export interface PipelineConfigOverrides {
   readonly height?: number | null;
   readonly variant?: string | null;
   readonly configFrom?: string | null;
+  /** LoRA adapters and their scales (a request's `loras` replaces the list). */
+  readonly loras?: readonly LoraInputValue[] | null;
 }
 
 export const CONFIG_FIELDS = [
@@ -48,6 +53,7 @@ export const CONFIG_FIELDS = [
   "height",
   "variant",
   "configFrom",
+  "loras",
 ] as const satisfies readonly (keyof PipelineConfigOverrides)[];
 
 /** `newer` over `older`, field by field; null and absent fields of `newer` keep `older`'s (from_pipe's merge). */
@@ -113,5 +119,6 @@ export async function effectiveConfig(
     height: overrides.height ?? side,
     variant: overrides.variant ?? null,
     configFrom: overrides.configFrom ?? checkpoint.singleFile?.configFrom ?? null,
+    loras: overrides.loras ?? [],
   };
 }

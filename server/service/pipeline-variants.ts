@@ -15,6 +15,7 @@ import { cacheFolderName, MODEL_ID_ALLOWED, validateModelId } from "../checkpoin
 import type { Config } from "../config.ts";
 import type { Services } from "../context.ts";
 import { ConfigError, InvalidInputError, showValue } from "../errors.ts";
+import { type LoraInputValue, MAX_LORAS } from "../loras/lora-request.ts";
 import { MAX_PROMPT_CHARS } from "../pipelines/validate.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { CONFIG_FIELDS, mergeOverrides, type PipelineConfigOverrides } from "./pipeline-config.ts";
@@ -232,6 +233,9 @@ export function validateOverrides(
           throw bad(MODEL_ID_ALLOWED);
         }
         break;
+      case "loras":
+        out[key] = validateLoraList(value, field);
+        continue;
       case "negativePrompt":
         if (typeof value !== "string" || value.length > MAX_PROMPT_CHARS) {
           throw bad(`a string of at most ${MAX_PROMPT_CHARS} characters`);
@@ -341,4 +345,26 @@ function namesLocalCheckpoint(name: string, config: Pick<Config, "modelsDir" | "
     existsSync(path.join(config.modelsDir, name, "model_index.json")) ||
     existsSync(path.join(config.hfHubCache, cacheFolderName(name)))
   );
+}
+
+/** A config's `loras`: a list of `{ id, scale? }` with string ids and finite scales (ids are resolved per request). */
+function validateLoraList(value: unknown, field: string): LoraInputValue[] {
+  const allowed = `a list of at most ${MAX_LORAS} { id: String, scale: Float (finite, default 1.0) }`;
+  if (!Array.isArray(value) || value.length > MAX_LORAS)
+    throw new InvalidInputError(field, showValue(value), allowed);
+  return value.map((entry: unknown, i) => {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    if (typeof entry !== "object" || entry === null || typeof e.id !== "string") {
+      throw new InvalidInputError(
+        `${field}[${i}].id`,
+        showValue(e.id),
+        "an adapter id (see the `loras` query)",
+      );
+    }
+    const scale = e.scale ?? 1;
+    if (typeof scale !== "number" || !Number.isFinite(scale)) {
+      throw new InvalidInputError(`${field}[${i}].scale`, showValue(scale), "a finite number");
+    }
+    return { id: e.id, scale };
+  });
 }

@@ -2,7 +2,7 @@
  * Every example of README.md runs as written: the fenced `sh` blocks (curl) through bash, the `ts` blocks (client
  * snippets) through tsx in a scratch ESM project, the `graphql` blocks POSTed as they are, all against the real
  * server on a real port with the bundled tiny checkpoints. The only edit is the address: `localhost:4000` becomes
- * the test server's. A block may be left out only with a `<!-- readme-examples: not run (why) -->` line right above
+ * the test server's (whose AUTOPIPE_LORAS_DIR holds the LoRA fixture's adapters). A block may be left out only with a `<!-- readme-examples: not run (why) -->` line right above
  * it; `json` and `python` blocks are sample outputs and diffusers code, not examples to run. The `ts` blocks also
  * type-check with `tsc --strict`. Each block starts from a server without named pipelines, as a reader trying that
  * one example would. Needs the client built (`npm run build`, which `npm test` runs first) and `curl`.
@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LORA_FIXTURES } from "../helpers/lora.ts";
 import { REPO_ROOT } from "../helpers/server-process.ts";
 import { startHttpServer } from "../helpers/services.ts";
 
@@ -65,7 +66,8 @@ describe("README examples run as written", () => {
     if (!existsSync(path.join(REPO_ROOT, "client/dist/index.js"))) {
       throw new Error("client/dist is missing: run `npm run build` (npm test does) before this test");
     }
-    server = await startHttpServer();
+    // The LoRA examples name the fixture's adapters.
+    server = await startHttpServer({ AUTOPIPE_LORAS_DIR: `${LORA_FIXTURES}adapters` });
     server.services.lifecycle.markReady(); // as main.ts does once warm-up is done
     origin = new URL(server.url).origin;
     // A scratch ESM project (top-level await needs "type": "module") that sees the repo's packages and examples.

@@ -3,10 +3,12 @@
  * onnxruntime's optimized graph, the second opens the entry (no build) with the same outputs, and a weight file
  * that changes gets a new entry — never the stale graph. Attention is born fused: the report counts it.
  */
+
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { zeroLoraFeeds } from "../../server/loras/lora-feeds.ts";
 import {
   type BuiltGraphSpec,
   loadBuiltGraph,
@@ -51,7 +53,9 @@ const feeds: Record<string, HostTensor> = {
 async function outputOf() {
   const { model, report } = await loadBuiltGraph(spec, options());
   try {
-    return { out: (await model.run(feeds)).out_sample!.data as Float32Array, report };
+    // The UNet is built with LoRA side branches: without adapters they take rank-1 zero factors.
+    const all = { ...zeroLoraFeeds(model.inputs), ...feeds };
+    return { out: (await model.run(all)).out_sample!.data as Float32Array, report };
   } finally {
     await model.release();
   }

@@ -89,7 +89,16 @@ describe("schema.graphql", () => {
       cropsCoordsTopLeft: "PointInput",
       aestheticScore: "Float",
       negativeAestheticScore: "Float",
+      // No default either: the named pipeline's config's adapters apply unless the request names its own.
+      loras: "[LoraInput!]",
     });
+    const lora = type("LoraInput");
+    if (!isInputObjectType(lora)) throw new Error("LoraInput is not an input");
+    expect(
+      Object.values(lora.getFields()).map(
+        (f) => `${f.name}: ${f.type}${f.defaultValue !== undefined ? ` = ${f.defaultValue}` : ""}`,
+      ),
+    ).toEqual(["id: String!", "scale: Float! = 1"]);
     expect(printSortedSchema()).toContain("interface Error {\n  message: String!\n}");
     expect(printSortedSchema()).toMatch(/scalar Seed/);
   });

@@ -57,6 +57,7 @@ describe("effective pipeline config", () => {
       height: 64,
       variant: null,
       configFrom: null,
+      loras: [],
     });
     expect(await configOf("tiny-sd2-v", "StableDiffusionInpaintPipeline", "INPAINTING")).toMatchObject({
       requiresSafetyChecker: false,

@@ -141,7 +141,8 @@ async function fileInside(root: string, candidate: string): Promise<string | nul
   return real && (await fs.stat(real)).isFile() ? real : null;
 }
 
-async function readMainRef(root: string, storage: string): Promise<string | null> {
+/** The commit `refs/main` of a cache repo names (null: none, or not a plain name). */
+export async function readMainRef(root: string, storage: string): Promise<string | null> {
   const ref = await resolveInside(root, path.join(storage, "refs", "main"));
   if (!ref) return null;
   const bytes = await readCapped(ref, 256);
