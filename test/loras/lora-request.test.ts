@@ -186,8 +186,21 @@ describe("jobs over Redis", () => {
     });
     expect(plan.loras.adapters.map((a) => [a.id, a.scale])).toEqual([["styles/b", 0.25]]);
     const payload = JSON.parse(JSON.stringify(await payloadOf(plan, services.config)));
-    expect(payload.input.model).toBe("mini-sd");
-    expect(requestOf(payload).loras).toEqual([{ id: "styles/b", scale: 0.25 }]);
+    // The request names the pipeline; `target` carries what it resolved to, the pipeline's adapters included.
+    expect(payload.input.model).toBe("mini-sd-styled");
+    expect(payload.target).toMatchObject({
+      model: "mini-sd",
+      overrides: { loras: [{ id: "styles/b", scale: 0.25 }] },
+    });
+    // A worker that does not know the named pipeline plans the payload to the same adapters.
+    services.variants.remove("mini-sd-styled");
+    const replanned = await planGeneration(
+      services,
+      "TEXT_TO_IMAGE",
+      requestOf(payload) as Parameters<typeof planGeneration>[2],
+      { target: payload.target },
+    );
+    expect(replanned.loras.adapters.map((a) => [a.id, a.scale])).toEqual([["styles/b", 0.25]]);
   });
 });
 
