@@ -103,6 +103,11 @@ async function runCase(ref: ReferenceCase, model: string, task: Task, convention
  * - minisd_lora_a1.0_i2i_ddim_s0.6: 3.13 / 0.0068, 218 levels;
  * - sdxl_lora1.0_t2i_euler: 0.509 / 0.028, 3 levels (every UNet call within 2.1e-5 of diffusers' on its inputs,
  *   prompt embeddings within 4.1e-7; the first step's UNet amplifies a 1e-6 perturbation 500-fold).
+ * Not the side branches: mini-sd's UNet and text encoder with adapter A merged at 1.0 exactly as the fixture fused
+ * them (float32 `(up·alpha/rank)·down` added to W; bit-identical to every merged-weight sample of the fixture), run as
+ * a plain checkpoint with no adapter, miss minisd_lora_a1.0_t2i_pndm by 22.06 (131 levels) too; on that merged UNet,
+ * diffusers' recorded inputs of the first step give outputs 3.7e-3 off, and moving every 7th input value by one part
+ * in a million moves our own output by 2.1e-3.
  */
 const ILL_CONDITIONED = new Set([
   "minisd_lora_a1.0_t2i_pndm",
