@@ -18,7 +18,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { cacheFolderName, isValidRepo } from "../checkpoints/model-id.ts";
 import { PathEscapeError, realRoot, resolveInside } from "../checkpoints/paths.ts";
-import { readMainRef } from "../checkpoints/single-file/locate-single-file.ts";
+import { cacheSnapshots, readMainRef } from "../checkpoints/single-file/locate-single-file.ts";
 import type { Config } from "../config.ts";
 import { InvalidInputError, SafetensorsError } from "../errors.ts";
 import { inspectLoraFile, type LoadedLora, type LoraFileInfo, loadLoraFile } from "./lora-file.ts";
@@ -126,13 +126,7 @@ export class LoraRegistry {
     if (root) await walk(root, [], ids);
     const cache = await realRoot(this.config.hfHubCache);
     if (cache) {
-      for (const folder of await names(cache)) {
-        if (!folder.startsWith("models--")) continue;
-        const repo = folder.slice("models--".length).split("--").join("/");
-        if (!isValidRepo(repo) || !repo.includes("/")) continue;
-        const commit = await readMainRef(cache, path.join(cache, folder)).catch(() => null);
-        if (!commit) continue;
-        const snapshot = path.join(cache, folder, "snapshots", commit);
+      for (const { repo, snapshot } of await cacheSnapshots(cache)) {
         if (await exists(path.join(snapshot, "model_index.json"))) continue;
         for (const name of await names(snapshot)) if (SAFETENSORS.test(name)) ids.push(`${repo}/${name}`);
       }

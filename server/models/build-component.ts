@@ -110,16 +110,7 @@ export async function buildComponentGraph(
   files: ComponentFiles,
   builder: ComponentBuilder,
 ): Promise<BuiltComponent> {
-  const config = await readConfig(files.component, files.configFile);
-  const weights = files.singleFile
-    ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
-    : await openWeights(files.component, files.weightFiles);
-  const g = new GraphBuilder(weights.source, {
-    component: files.component,
-    dataFolder: weights.folder,
-    lora: files.lora ?? false,
-  });
-  builder(g, config);
+  const { g, weights } = await builtGraph(files, builder, files.lora ?? false);
   return {
     bytes: encodeModel(g.toModel()),
     dataFolder: weights.folder,
@@ -138,6 +129,11 @@ export async function componentLoraLayers(
   files: ComponentFiles,
   builder: ComponentBuilder,
 ): Promise<ReadonlyMap<string, LoraLayer>> {
+  return (await builtGraph(files, builder, true)).g.loraLayers;
+}
+
+/** `files`' component built by `builder` into a GraphBuilder over its weights (side branches when `lora`). */
+async function builtGraph(files: ComponentFiles, builder: ComponentBuilder, lora: boolean) {
   const config = await readConfig(files.component, files.configFile);
   const weights = files.singleFile
     ? await openSingleFileWeights(files.weightFiles[0]!, files.singleFile.type, files.component, config)
@@ -145,8 +141,8 @@ export async function componentLoraLayers(
   const g = new GraphBuilder(weights.source, {
     component: files.component,
     dataFolder: weights.folder,
-    lora: true,
+    lora,
   });
   builder(g, config);
-  return g.loraLayers;
+  return { g, weights };
 }

@@ -106,13 +106,8 @@ export async function listSingleFiles(config: LocatorConfig): Promise<LocatedSin
   }
   const cache = await realRoot(config.hfHubCache);
   if (cache) {
-    for (const folder of await names(cache)) {
-      if (!folder.startsWith("models--")) continue;
-      const repo = folder.slice("models--".length).split("--").join("/");
-      if (!isValidRepo(repo) || !repo.includes("/")) continue;
-      const commit = await readMainRef(cache, path.join(cache, folder)).catch(() => null);
-      if (!commit) continue;
-      for (const name of await names(path.join(cache, folder, "snapshots", commit))) {
+    for (const { repo, snapshot } of await cacheSnapshots(cache)) {
+      for (const name of await names(snapshot)) {
         if (SAFETENSORS.test(name)) out.push(...(await quietly(config, `${repo}/${name}`)));
       }
     }
@@ -139,6 +134,19 @@ async function isPlainFolder(folder: string): Promise<boolean> {
 async function fileInside(root: string, candidate: string): Promise<string | null> {
   const real = await resolveInside(root, candidate);
   return real && (await fs.stat(real)).isFile() ? real : null;
+}
+
+/** The `org/name` model repos of an HF cache (its real root) with the snapshot folder their `refs/main` names. */
+export async function cacheSnapshots(cache: string): Promise<{ repo: string; snapshot: string }[]> {
+  const out: { repo: string; snapshot: string }[] = [];
+  for (const folder of await names(cache)) {
+    if (!folder.startsWith("models--")) continue;
+    const repo = folder.slice("models--".length).split("--").join("/");
+    if (!isValidRepo(repo) || !repo.includes("/")) continue;
+    const commit = await readMainRef(cache, path.join(cache, folder)).catch(() => null);
+    if (commit) out.push({ repo, snapshot: path.join(cache, folder, "snapshots", commit) });
+  }
+  return out;
 }
 
 /** The commit `refs/main` of a cache repo names (null: none, or not a plain name). */
