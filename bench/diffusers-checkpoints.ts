@@ -109,7 +109,7 @@ export async function benchDiffusersCheckpoints(): Promise<void> {
     }
 
     console.log(
-      "  UNet step, 512² (64×64 latents, batch 2), after one warm-up step (median of 2, alternating)",
+      "  UNet step, 512² (64×64 latents, batch 2), median of 3 steps after a warm-up, per process (median of 2, alternating)",
     );
     const steps: Record<string, number[]> = { built: [], exported: [] };
     for (let round = 0; round < 2; round++) {
