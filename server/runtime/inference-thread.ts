@@ -8,7 +8,7 @@
 import { parentPort } from "node:worker_threads";
 import { type BuiltGraphSpec, loadBuiltGraph, peekBuiltGraph } from "./load-built-graph.ts";
 import { type GraphLoadOptions, loadGraph, peekGraphLoad } from "./load-graph.ts";
-import { type OnnxModel, RunTimer } from "./onnx.ts";
+import { type OnnxModel, type PreparedFeeds, prepareFeeds, RunTimer } from "./onnx.ts";
 import type { HostTensor } from "./tensor.ts";
 
 export type Request =
@@ -51,8 +51,11 @@ export type Reply =
 
 const models = new Map<number, OnnxModel>();
 let nextModel = 1;
-/** Feeds kept here between runs (a request's LoRA factors), so that each run does not copy them again. */
-const boundFeeds = new Map<number, Readonly<Record<string, HostTensor>>>();
+/**
+ * Feeds kept here between runs (a request's LoRA factors), as onnxruntime tensors made once at `bind`, so that no
+ * step copies or wraps them again.
+ */
+const boundFeeds = new Map<number, PreparedFeeds>();
 let nextBound = 1;
 
 async function handle(request: Request): Promise<{ value: unknown; transfer: ArrayBuffer[] }> {
@@ -86,7 +89,7 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
     const handle = nextBound++;
     const base = request.base === undefined ? {} : boundFeeds.get(request.base);
     if (!base) throw new Error(`feeds ${request.base} are not bound`);
-    boundFeeds.set(handle, { ...base, ...request.feeds });
+    boundFeeds.set(handle, { ...base, ...prepareFeeds(request.feeds) });
     return { value: handle, transfer: [] };
   }
   if (request.op === "unbind") {
@@ -101,13 +104,9 @@ async function handle(request: Request): Promise<{ value: unknown; transfer: Arr
     return { value: null, transfer: [] };
   }
   const timer = new RunTimer();
-  let feeds = request.feeds;
-  if (request.bound !== undefined) {
-    const bound = boundFeeds.get(request.bound);
-    if (!bound) throw new Error(`feeds ${request.bound} are not bound`);
-    feeds = { ...bound, ...feeds };
-  }
-  const outputs = await model.run(feeds, timer, request.outputNames);
+  const bound = request.bound === undefined ? undefined : boundFeeds.get(request.bound);
+  if (request.bound !== undefined && !bound) throw new Error(`feeds ${request.bound} are not bound`);
+  const outputs = await model.run(request.feeds, timer, request.outputNames, bound);
   // Outputs are not needed here any more: hand their buffers over instead of copying them.
   const transfer = Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer);
   return { value: { outputs, runMs: timer.runMs }, transfer: [...new Set(transfer)] };

@@ -58,6 +58,17 @@ export function effectiveProvider(provider: ExecutionProvider): ExecutionProvide
   return unavailableProviders.has(provider) ? "cpu" : provider;
 }
 
+/** Host tensors as onnxruntime tensors, made once for feeds that many runs share. */
+export type PreparedFeeds = Readonly<Record<string, ort.Tensor>>;
+
+export function prepareFeeds(feeds: Readonly<Record<string, HostTensor>>): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [name, tensor] of Object.entries(feeds)) {
+    out[name] = new ort.Tensor(tensor.type, tensor.data, tensor.dims as number[]);
+  }
+  return out;
+}
+
 /** A loaded ONNX graph. `run` takes and returns host tensors; `release` frees the native session. */
 export class OnnxModel {
   private constructor(
@@ -124,16 +135,18 @@ export class OnnxModel {
     return this.inputs.find((spec) => spec.name === name);
   }
 
-  /** Runs the graph. Only the named outputs are fetched when `outputNames` is given. */
+  /**
+   * Runs the graph. Only the named outputs are fetched when `outputNames` is given; `prepared` (from
+   * `prepareFeeds`, e.g. a request's LoRA factors shared by every step) are fed too, unless `feeds` names them.
+   */
   async run(
     feeds: Readonly<Record<string, HostTensor>>,
     timer?: RunTimer,
     outputNames?: readonly string[],
+    prepared?: PreparedFeeds,
   ): Promise<Record<string, HostTensor>> {
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) {
-      ortFeeds[name] = new ort.Tensor(tensor.type, tensor.data, tensor.dims as number[]);
-    }
+    const ortFeeds: Record<string, ort.Tensor> = { ...prepared };
+    Object.assign(ortFeeds, prepareFeeds(feeds));
     const started = performance.now();
     const results = outputNames
       ? await this.session.run(ortFeeds, outputNames as string[])
