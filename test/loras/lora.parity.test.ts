@@ -5,26 +5,20 @@
  * of their max-abs, the PNG within one level; both conventions give the same image. Where a case misses (measured
  * below), the SDXL one is also checked call by call.
  */
-import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
 import { createServices, type Services } from "../../server/context.ts";
-import { decodeImage } from "../../server/image/decode.ts";
-import { encodePngs } from "../../server/image/encode.ts";
-import { preprocessImage } from "../../server/image/preprocess.ts";
 import { bindLoras, planLoras } from "../../server/loras/lora-request.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { encodeTextXl } from "../../server/pipelines/encode-prompt.ts";
-import { imageToImage } from "../../server/pipelines/image-to-image.ts";
-import { textToImage } from "../../server/pipelines/text-to-image.ts";
 import type { BoundFeeds } from "../../server/runtime/graph.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
 import { floatTensor } from "../../server/runtime/tensor.ts";
-import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { relativeDiff, SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
 import { LORA_FIXTURES } from "../helpers/lora.ts";
+import { LORA_CASES, openCheckpoint, runLoraCase } from "../helpers/lora-cases.ts";
 import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
 import { testConfig } from "../helpers/services.ts";
 
@@ -39,59 +33,10 @@ beforeAll(() => {
 });
 afterAll(() => services.dispose());
 
-async function open(model: string, task: Task): Promise<SdComponents> {
-  const r = await resolveCheckpoint(services, model, task, {}, null);
-  expect(r.reason).toBeNull();
-  return (await services.pipelines.acquire(r.checkpoint, r.modelIndex)).components;
-}
-
-interface LoraCaseManifest {
-  lora: { adapters: { adapter: string; scale: number }[] };
-  params: { init_image: string | null; strength: number | null; width: number; height: number };
-}
-
-const CASES: [id: string, model: string, task: Task][] = [
-  ["minisd_lora_a1.0_t2i_pndm", "mini-sd", "TEXT_TO_IMAGE"],
-  ["minisd_lora_a0.5_t2i_pndm", "mini-sd", "TEXT_TO_IMAGE"],
-  ["minisd_lora_a0.7_b0.5_t2i_pndm", "mini-sd", "TEXT_TO_IMAGE"],
-  ["minisd_lora_a1.0_i2i_ddim_s0.6", "mini-sd", "IMAGE_TO_IMAGE"],
-  ["sdxl_lora1.0_t2i_euler", "tiny-sdxl", "TEXT_TO_IMAGE"],
-];
-
-/** One run of case `ref` with its adapters read from `convention` files; returns latents, PNG pixels. */
-async function runCase(ref: ReferenceCase, model: string, task: Task, convention: "diffusers" | "kohya") {
-  const manifest = ref.manifest as unknown as LoraCaseManifest;
-  const c = await open(model, task);
-  const loras = manifest.lora.adapters.map((a) => ({ id: `${a.adapter}.${convention}`, scale: a.scale }));
-  const planned = await planLoras(services.config, c, loras, "textToImage");
-  expect(planned.notes).toEqual([]);
-  const bound = await bindLoras(services.config, c, planned.adapters);
-  try {
-    const run = {
-      generator: new TorchGenerator(ref.manifest.seed),
-      timer: new RunTimer(),
-      loras: bound.feeds,
-    };
-    let output: Awaited<ReturnType<typeof textToImage>>;
-    if (task === "TEXT_TO_IMAGE") {
-      output = await textToImage(c, ref.params(), run);
-    } else {
-      const { vaeScaleFactor } = await c.facts();
-      const p = manifest.params;
-      const bytes = readFileSync(`${SAFETENSORS_FIXTURES}${p.init_image}`);
-      const image = preprocessImage(await decodeImage(bytes, { field: "image", maxPixels: 1 << 20 }), {
-        vaeScaleFactor,
-        width: p.width,
-        height: p.height,
-      }).tensor;
-      output = await imageToImage(c, { ...ref.params(), strength: p.strength ?? 1, image }, run);
-    }
-    const [png] = await encodePngs(floatTensor(output.images.data, output.images.dims));
-    return { latents: output.latents, pixels: await sharp(png).raw().toBuffer() };
-  } finally {
-    await bound.release();
-  }
-}
+const open = (model: string, task: Task) => openCheckpoint(services, model, task);
+const runCase = (ref: ReferenceCase, model: string, task: Task, convention: "diffusers" | "kohya") =>
+  runLoraCase(services, ref, model, task, convention);
+const CASES = LORA_CASES;
 
 /**
  * Cases that miss the bar although every stage is diffusers' (see the per-component tests and the per-call SDXL
@@ -107,7 +52,9 @@ async function runCase(ref: ReferenceCase, model: string, task: Task, convention
  * them (float32 `(up·alpha/rank)·down` added to W; bit-identical to every merged-weight sample of the fixture), run as
  * a plain checkpoint with no adapter, miss minisd_lora_a1.0_t2i_pndm by 22.06 (131 levels) too; on that merged UNet,
  * diffusers' recorded inputs of the first step give outputs 3.7e-3 off, and moving every 7th input value by one part
- * in a million moves our own output by 2.1e-3.
+ * in a million moves our own output by 2.1e-3. lora-exact-arithmetic.parity.test.ts measures the three mini-sd
+ * cases against float64 evaluations of the same function: diffusers' own final latents are 20.6, 5.5 and 3.2 from
+ * the exact ones (ours 22.6, 7.7, 3.4), so the bar here asks for PyTorch's rounding order.
  */
 const ILL_CONDITIONED = new Set([
   "minisd_lora_a1.0_t2i_pndm",
