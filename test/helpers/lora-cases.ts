@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import sharp from "sharp";
 import { expect } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
-import type { Services } from "../../server/context.ts";
+import { createServices, type Services } from "../../server/context.ts";
 import { decodeImage } from "../../server/image/decode.ts";
 import { encodePngs } from "../../server/image/encode.ts";
 import { preprocessImage } from "../../server/image/preprocess.ts";
@@ -16,7 +16,9 @@ import { TorchGenerator } from "../../server/runtime/rng.ts";
 import { floatTensor } from "../../server/runtime/tensor.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";
 import { SAFETENSORS_FIXTURES } from "./component-cases.ts";
+import { LORA_FIXTURES } from "./lora.ts";
 import type { ReferenceCase } from "./reference.ts";
+import { testConfig } from "./services.ts";
 
 export const LORA_CASES: [id: string, model: string, task: Task][] = [
   ["minisd_lora_a1.0_t2i_pndm", "mini-sd", "TEXT_TO_IMAGE"],
@@ -29,6 +31,16 @@ export const LORA_CASES: [id: string, model: string, task: Task][] = [
 export interface LoraCaseManifest {
   lora: { adapters: { adapter: string; scale: number }[] };
   params: { init_image: string | null; strength: number | null; width: number; height: number };
+}
+
+/** Services over the fixture checkpoints (diffusers layout) with the fixture's adapters as AUTOPIPE_LORAS_DIR. */
+export function loraFixtureServices(): Services {
+  return createServices(
+    testConfig({
+      AUTOPIPE_MODELS_DIR: `${SAFETENSORS_FIXTURES}models`,
+      AUTOPIPE_LORAS_DIR: `${LORA_FIXTURES}adapters`,
+    }),
+  );
 }
 
 export async function openCheckpoint(services: Services, model: string, task: Task): Promise<SdComponents> {

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
-import { createServices, type Services } from "../../server/context.ts";
+import type { Services } from "../../server/context.ts";
 import { bindLoras, planLoras } from "../../server/loras/lora-request.ts";
 import { SafetensorsFile } from "../../server/safetensors/safetensors-file.ts";
 import { readArray, relativeDiff, SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
@@ -18,9 +18,8 @@ import { float64Lookup, fuseAdapter, readWeights, type Tensor32 } from "../helpe
 import { type ExactRun, exactDenoise } from "../helpers/exact/trajectory.ts";
 import { ExactUNet, type UNetConfig } from "../helpers/exact/unet-float64.ts";
 import { LORA_FIXTURES } from "../helpers/lora.ts";
-import { openCheckpoint, runLoraCase } from "../helpers/lora-cases.ts";
+import { loraFixtureServices, openCheckpoint, runLoraCase } from "../helpers/lora-cases.ts";
 import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
-import { testConfig } from "../helpers/services.ts";
 
 const MODELS = `${SAFETENSORS_FIXTURES}models/`;
 const VERIFY = `${LORA_FIXTURES}verify/mini-sd-lora-a`;
@@ -83,12 +82,7 @@ const unetCase = verify.cases.find((c) => c.name === "unet_b2_t981")!;
 
 let services: Services;
 beforeAll(() => {
-  services = createServices(
-    testConfig({
-      AUTOPIPE_MODELS_DIR: `${SAFETENSORS_FIXTURES}models`,
-      AUTOPIPE_LORAS_DIR: `${LORA_FIXTURES}adapters`,
-    }),
-  );
+  services = loraFixtureServices();
 });
 afterAll(() => services.dispose());
 

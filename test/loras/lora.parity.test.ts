@@ -8,7 +8,7 @@
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Task } from "../../server/auto-pipeline/resolve.ts";
-import { createServices, type Services } from "../../server/context.ts";
+import type { Services } from "../../server/context.ts";
 import { bindLoras, planLoras } from "../../server/loras/lora-request.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { encodeTextXl } from "../../server/pipelines/encode-prompt.ts";
@@ -16,20 +16,14 @@ import type { BoundFeeds } from "../../server/runtime/graph.ts";
 import { RunTimer } from "../../server/runtime/onnx.ts";
 import { TorchGenerator } from "../../server/runtime/rng.ts";
 import { floatTensor } from "../../server/runtime/tensor.ts";
-import { relativeDiff, SAFETENSORS_FIXTURES } from "../helpers/component-cases.ts";
+import { relativeDiff } from "../helpers/component-cases.ts";
 import { LORA_FIXTURES } from "../helpers/lora.ts";
-import { LORA_CASES, openCheckpoint, runLoraCase } from "../helpers/lora-cases.ts";
+import { LORA_CASES, loraFixtureServices, openCheckpoint, runLoraCase } from "../helpers/lora-cases.ts";
 import { maxAbsDiff, ReferenceCase } from "../helpers/reference.ts";
-import { testConfig } from "../helpers/services.ts";
 
 let services: Services;
 beforeAll(() => {
-  services = createServices(
-    testConfig({
-      AUTOPIPE_MODELS_DIR: `${SAFETENSORS_FIXTURES}models`,
-      AUTOPIPE_LORAS_DIR: `${LORA_FIXTURES}adapters`,
-    }),
-  );
+  services = loraFixtureServices();
 });
 afterAll(() => services.dispose());
 
