@@ -2,7 +2,8 @@
  * A request's `loras` checked up front (server/loras/lora-request.ts, lora-registry.ts, lora-match.ts): where ids
  * resolve (AUTOPIPE_LORAS_DIR with subfolders, the Hugging Face cache as `org/repo` or `org/repo/file.safetensors`),
  * what is refused by name (non-finite scales, pickle files, malformed ids, too many adapters, checkpoints whose
- * graphs are exported ONNX) and what is reported in notes (layers matching no layer, keys that are not LoRA factors).
+ * graphs are exported ONNX), what is reported in notes (layers matching no layer, keys that are not LoRA factors)
+ * and what the admission cost model counts for them.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -213,5 +214,35 @@ describe("what is reported", () => {
       "LoRA 'b-extra': 1 of 201 layers match no layer of 'mini-sd' and were not applied (first: 'unet.no_such_block.proj.lora_A.weight').",
       "LoRA 'b-extra': 1 keys are not LoRA factors (lora_A/lora_B, lora_down/lora_up, alpha) and were not applied (first: 'unet.down_blocks.0.resnets.0.conv1.hada_w1_a').",
     ]);
+  });
+});
+
+describe("admission", () => {
+  it("counts a request's factors twice (loaded and combined) in the memory it plans", async () => {
+    const request = { model: "mini-sd", prompt: "a cat", numInferenceSteps: 2, width: 64, height: 64 };
+    const loras = [
+      { id: "styles/b", scale: 1 },
+      { id: "org/style", scale: 0.5 },
+    ];
+    const styled = await planGeneration(services, "TEXT_TO_IMAGE", { ...request, loras });
+    const base = await planGeneration(services, "TEXT_TO_IMAGE", request);
+    // The factors' bytes, from the two files' headers: every factor fits a layer of mini-sd; kohya's `.alpha`
+    // scalars are not factors.
+    let factorBytes = 0;
+    for (const file of ["mini-sd-lora-b.kohya", "mini-sd-lora-a.diffusers"]) {
+      const st = await SafetensorsFile.open(`${ADAPTERS}${file}.safetensors`);
+      for (const name of st.names()) {
+        if (/\.(lora_down|lora_up|lora_A|lora_B)\.weight$/.test(name))
+          factorBytes += st.tensor(name)!.byteLength;
+      }
+    }
+    expect(factorBytes).toBeGreaterThan(1_500_000);
+    expect(styled.loras.bytes).toBe(factorBytes);
+    // Same plan (guidance batched, no tiling), the factors counted on top: what a budget is held against.
+    expect(styled.memory).toMatchObject({
+      splitGuidance: base.memory.splitGuidance,
+      vaeTiling: base.memory.vaeTiling,
+    });
+    expect(styled.memory.bytes - base.memory.bytes).toBe(2 * factorBytes);
   });
 });
