@@ -3,7 +3,7 @@
  * duration of one denoising step, and the latency of the next generation after 20 sequential and 20 concurrent
  * aborts against idle (target: within 20 %). Over HTTP with Node's fetch, in process; tiny-sd 128×128, 40 steps.
  */
-import { planGeneration } from "../server/service/generation.ts";
+import { planGeneration } from "../server/service/generation-plan.ts";
 import { benchServices, liveServer, T2I } from "./setup.ts";
 import { fmt, median, quantile } from "./stats.ts";
 

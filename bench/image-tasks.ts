@@ -3,7 +3,8 @@
  * preprocessing, PNG encoding.
  */
 import type { Task } from "../server/auto-pipeline/resolve.ts";
-import { generate, type TaskRequest } from "../server/service/generation.ts";
+import { generate } from "../server/service/generation.ts";
+import type { TaskRequest } from "../server/service/generation-plan.ts";
 import { benchServices, I2I, INPAINT } from "./setup.ts";
 import { fmt, median, sample } from "./stats.ts";
 

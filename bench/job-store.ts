@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Services } from "../server/context.ts";
-import { planGeneration } from "../server/service/generation.ts";
+import { planGeneration } from "../server/service/generation-plan.ts";
 import { benchServices, T2I } from "./setup.ts";
 import { fmt, median, quantile } from "./stats.ts";
 

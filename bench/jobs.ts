@@ -4,7 +4,7 @@
  * alternated), and memory after 1,000 finished jobs (bounded by AUTOPIPE_MAX_JOBS / the TTL).
  */
 import type { AutopipeClient } from "../client/index.ts";
-import { planGeneration } from "../server/service/generation.ts";
+import { planGeneration } from "../server/service/generation-plan.ts";
 import { benchServices, liveServer, T2I } from "./setup.ts";
 import { fmt, median, quantile } from "./stats.ts";
 

@@ -8,7 +8,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { loadConfig } from "../server/config.ts";
 import { createServices } from "../server/context.ts";
-import { generate, planGeneration, runPlan } from "../server/service/generation.ts";
+import { generate, runPlan } from "../server/service/generation.ts";
+import { planGeneration } from "../server/service/generation-plan.ts";
 
 const [modelsDir = "", model = "", width = "64", height = "64"] = process.argv.slice(2);
 const gc = (globalThis as { gc?: () => void }).gc;

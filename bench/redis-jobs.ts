@@ -15,7 +15,7 @@ import { Redis } from "ioredis";
 import { CheckpointLocator } from "../server/checkpoints/locate.ts";
 import { loadConfig } from "../server/config.ts";
 import { createServices, type Services } from "../server/context.ts";
-import { planGeneration, type TaskRequest } from "../server/service/generation.ts";
+import { planGeneration, type TaskRequest } from "../server/service/generation-plan.ts";
 import { PipelineCache } from "../server/service/pipeline-cache.ts";
 import { PipelineVariants } from "../server/service/pipeline-variants.ts";
 import type { JobRecord } from "../server/service/redis/codec.ts";

@@ -7,7 +7,8 @@
  */
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { generate, type TaskRequest } from "../server/service/generation.ts";
+import { generate } from "../server/service/generation.ts";
+import type { TaskRequest } from "../server/service/generation-plan.ts";
 import { benchServices, INIT_PNG, MASK_PNG, T2I } from "./setup.ts";
 import { fmt, median } from "./stats.ts";
 

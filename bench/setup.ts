@@ -9,7 +9,7 @@ import { createClient } from "../client/index.ts";
 import { loadConfig } from "../server/config.ts";
 import { createServices, type Services } from "../server/context.ts";
 import { createHttpServer } from "../server/http-server.ts";
-import type { TaskRequest } from "../server/service/generation.ts";
+import type { TaskRequest } from "../server/service/generation-plan.ts";
 import { createAutopipeYoga } from "../server/yoga.ts";
 
 export const MODELS = fileURLToPath(new URL("../models/", import.meta.url));

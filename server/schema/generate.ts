@@ -21,13 +21,8 @@ import {
 import { observeGeneration, observersOf } from "../observability/generation-log.ts";
 import { SCHEDULERS, type SchedulerName } from "../schedulers/registry.ts";
 import { ownerOf } from "../security/auth.ts";
-import {
-  type GeneratedPng,
-  type GenerationResult,
-  planGeneration,
-  type TaskRequest,
-  type Timings,
-} from "../service/generation.ts";
+import type { GeneratedPng, GenerationResult, Timings } from "../service/generation.ts";
+import { planGeneration, type TaskRequest } from "../service/generation-plan.ts";
 import type { JobSnapshot } from "../service/job.ts";
 import { pngBytes } from "../service/job-store/disk-job-store.ts";
 import { builder } from "./builder.ts";

@@ -25,7 +25,8 @@ import { observeGeneration, observersOf } from "../observability/generation-log.
 import type { Logger } from "../observability/logger.ts";
 import type { Metrics } from "../observability/metrics.ts";
 import type { Admission } from "./admission.ts";
-import { type GenerationPlan, planGeneration, runPlan } from "./generation.ts";
+import { runPlan } from "./generation.ts";
+import { type GenerationPlan, planGeneration } from "./generation-plan.ts";
 import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
 import { DiskJobStore, type StoredJob } from "./job-store/disk-job-store.ts";
 import { JobRecords } from "./job-store/job-records.ts";

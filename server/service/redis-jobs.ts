@@ -15,7 +15,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import { AutopipeError, BusyError, CancelledError, QueueUnavailableError } from "../errors.ts";
-import type { GenerationPlan } from "./generation.ts";
+import type { GenerationPlan } from "./generation-plan.ts";
 import type { JobEvent, JobSnapshot } from "./job.ts";
 import type { JobFilter, JobService } from "./jobs.ts";
 import { Channels } from "./redis/channels.ts";

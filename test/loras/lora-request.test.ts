@@ -15,7 +15,7 @@ import { loraRegistry } from "../../server/loras/lora-registry.ts";
 import { planLoras } from "../../server/loras/lora-request.ts";
 import type { SdComponents } from "../../server/pipelines/components.ts";
 import { SafetensorsFile } from "../../server/safetensors/safetensors-file.ts";
-import { planGeneration } from "../../server/service/generation.ts";
+import { planGeneration } from "../../server/service/generation-plan.ts";
 import { fromPipe } from "../../server/service/pipeline-variants.ts";
 import { payloadOf, requestOf } from "../../server/service/redis/codec.ts";
 import { resolveCheckpoint } from "../../server/service/resolve-checkpoint.ts";

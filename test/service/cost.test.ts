@@ -14,7 +14,8 @@ import {
   estimateRunBytes,
   readCostSpec,
 } from "../../server/service/cost.ts";
-import { planGeneration, runPlan } from "../../server/service/generation.ts";
+import { runPlan } from "../../server/service/generation.ts";
+import { planGeneration } from "../../server/service/generation-plan.ts";
 import { createTestApp, testConfig } from "../helpers/services.ts";
 
 const locator = new CheckpointLocator(testConfig());

@@ -13,7 +13,8 @@
 import type { Config } from "../../config.ts";
 import { InterruptedError } from "../../errors.ts";
 import type { Logger } from "../../observability/logger.ts";
-import type { GenerationPlan, GenerationResult } from "../generation.ts";
+import type { GenerationResult } from "../generation.ts";
+import type { GenerationPlan } from "../generation-plan.ts";
 import type { Job, RestoredJob } from "../job.ts";
 import { decodeError, encodeError, payloadOf } from "../redis/codec.ts";
 import type { DiskJobStore, StoredJob } from "./disk-job-store.ts";

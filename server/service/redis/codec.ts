@@ -8,13 +8,8 @@ import type { Task } from "../../auto-pipeline/resolve.ts";
 import type { Config } from "../../config.ts";
 import * as errors from "../../errors.ts";
 import { readImageInput } from "../../image/read-input.ts";
-import type {
-  GeneratedPng,
-  GenerationPlan,
-  GenerationResult,
-  PlanTarget,
-  TaskRequest,
-} from "../generation.ts";
+import type { GeneratedPng, GenerationResult } from "../generation.ts";
+import type { GenerationPlan, PlanTarget, TaskRequest } from "../generation-plan.ts";
 import type { JobSnapshot, JobStatus } from "../job.ts";
 
 /** A job as a worker receives it from the queue (and as the embedded job store keeps it until it ends). */
