@@ -13,7 +13,8 @@ import { Admission } from "./service/admission.ts";
 import { type JobService, LocalJobs } from "./service/jobs.ts";
 import { Lifecycle } from "./service/lifecycle.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
-import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
+import { PipelineVariants } from "./service/pipeline-variants.ts";
+import { loadPipelinesFile } from "./service/pipelines-file.ts";
 import { JobWorker } from "./service/redis/worker.ts";
 import { RedisJobs } from "./service/redis-jobs.ts";
 

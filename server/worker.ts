@@ -8,7 +8,8 @@ import { createServer } from "node:http";
 import { CheckpointLocator } from "./checkpoints/locate.ts";
 import { loadConfig } from "./config.ts";
 import { PipelineCache } from "./service/pipeline-cache.ts";
-import { loadPipelinesFile, PipelineVariants } from "./service/pipeline-variants.ts";
+import { PipelineVariants } from "./service/pipeline-variants.ts";
+import { loadPipelinesFile } from "./service/pipelines-file.ts";
 import { JobWorker } from "./service/redis/worker.ts";
 
 const config = loadConfig();
