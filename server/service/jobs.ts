@@ -27,7 +27,7 @@ import type { Metrics } from "../observability/metrics.ts";
 import type { Admission } from "./admission.ts";
 import { runPlan } from "./generation.ts";
 import { type GenerationPlan, planGeneration } from "./generation-plan.ts";
-import { Job, type JobEvent, type JobSnapshot, type JobStatus } from "./job.ts";
+import { Job, type JobEvent, type JobSnapshot, type JobStatus, type RestoredJob } from "./job.ts";
 import { DiskJobStore, type StoredJob } from "./job-store/disk-job-store.ts";
 import { JobRecords } from "./job-store/job-records.ts";
 import type { Lifecycle } from "./lifecycle.ts";
@@ -268,15 +268,7 @@ export class LocalJobs implements JobService {
         this.requeue(records.store, stored);
         continue;
       }
-      const job = new Job(
-        stored.id,
-        stored.task,
-        stored.model,
-        stored.totalSteps,
-        stored.owner,
-        () => null,
-        recovered.restored,
-      );
+      const job = storedJob(stored, () => null, recovered.restored);
       this.jobs.set(job.id, job);
     }
     this.evict();
@@ -285,20 +277,12 @@ export class LocalJobs implements JobService {
   /** A job that was queued or running when the server stopped: back in the queue, in its old place. */
   private requeue(store: DiskJobStore, stored: StoredJob): void {
     const ticket = this.deps.admission.reserve({ overflow: true });
-    const job = new Job(
-      stored.id,
-      stored.task,
-      stored.model,
-      stored.totalSteps,
-      stored.owner,
-      () => ticket.position(),
-      {
-        ...stored,
-        status: "QUEUED",
-        result: null,
-        error: null,
-      },
-    );
+    const job = storedJob(stored, () => ticket.position(), {
+      ...stored,
+      status: "QUEUED",
+      result: null,
+      error: null,
+    });
     this.jobs.set(job.id, job);
     job.abort.signal.addEventListener("abort", () => ticket.cancel(), { once: true });
     if (ticket.position() === null) job.markRunning();
@@ -340,4 +324,17 @@ export class LocalJobs implements JobService {
     this.jobs.delete(id);
     this.records?.forget(id);
   }
+}
+
+/** The Job of a record of the store, in the state `restored` gives it. */
+function storedJob(stored: StoredJob, queuePosition: () => number | null, restored: RestoredJob): Job {
+  return new Job(
+    stored.id,
+    stored.task,
+    stored.model,
+    stored.totalSteps,
+    stored.owner,
+    queuePosition,
+    restored,
+  );
 }

@@ -47,14 +47,12 @@ export async function fuseAdapter(
     if (!target) throw new Error(`${key}: no weight ${module}.weight`);
     const outF = target.shape[0]!;
     const inner = down.length / rank;
+    const wUp = up.map((u) => Math.fround(Math.fround(u * alpha) / rank));
     const merged = new Float32Array(target.data.length);
     for (let o = 0; o < outF; o++) {
       for (let i = 0; i < inner; i++) {
         let acc = 0;
-        for (let r = 0; r < rank; r++) {
-          const wUp = Math.fround(Math.fround(up[o * rank + r]! * alpha) / rank);
-          acc = fmaF32(wUp, down[r * inner + i]!, acc);
-        }
+        for (let r = 0; r < rank; r++) acc = fmaF32(wUp[o * rank + r]!, down[r * inner + i]!, acc);
         const at = o * inner + i;
         // The scale is a float32 scalar to PyTorch (0.7 is 0.699999988…).
         merged[at] = target.data[at]! + Math.fround(Math.fround(scale) * acc);
